@@ -1,0 +1,57 @@
+# Front doors: `make run` (the API on 127.0.0.1:3000) and `make test` (every check).
+# Each target installs what it needs: uv into .tools/, the locked environment into .venv/.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+UV_VERSION := 0.13.8
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.synced-stamp
+
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+export UV_PYTHON_DOWNLOADS := never
+export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+
+.PHONY: help run test lint typecheck unit integration infra-test synth load bench openapi requirements clean
+
+help:
+	@echo "make run    - run the API locally on http://127.0.0.1:3000 (sandbox + AWS emulator)"
+	@echo "make test   - lint, type-check and run every test"
+	@echo "make synth  - synthesise every environment into cdk.out/"
+	@echo "make load   - bounded load run against the local server (prints figures)"
+	@echo "make bench  - benchmark against the vendor-style baseline (prints figures)"
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(STAMP): uv.lock pyproject.toml | $(UV)
+	$(UV) sync --frozen --python $(PYTHON)
+	@touch $@
+
+run: $(STAMP)
+	$(PY) -m local.dev
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy
+
+test: lint typecheck
+	$(PY) -m local.openapi --check
+	$(PY) -m local.requirements --check
+	$(VENV)/bin/pytest -n 2 --dist loadgroup
+
+openapi: $(STAMP)
+	$(PY) -m local.openapi
+
+requirements: $(STAMP)
+	$(PY) -m local.requirements
+
+clean:
+	rm -rf cdk.out .build .pytest_cache .mypy_cache .ruff_cache
