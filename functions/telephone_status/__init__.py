@@ -1,0 +1,1 @@
+"""Telephone Status API: the Lambda function behind /v1/telephone-status."""

@@ -1,0 +1,100 @@
+"""The ProxStop API key, read from Secrets Manager through Powertools parameters.
+
+Powertools caches the secret for SECRET_MAX_AGE_SECONDS. On top of it this
+keeps the last good key, so that a Secrets Manager outage does not take the
+API down while a key is known, and rate-limits forced re-reads after the
+upstream refuses the key (SPEC §7).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Final
+
+from aws_lambda_powertools.utilities.parameters import SecretsProvider
+
+from .errors import InternalError
+from .observability import logger
+
+FORCED_REFRESH_INTERVAL_SECONDS: Final = 60.0
+RETRY_AFTER_FAILURE_SECONDS: Final = 30.0
+
+
+class ApiKeyStore:
+    def __init__(
+        self,
+        secret_id: str,
+        max_age_seconds: int,
+        provider: SecretsProvider,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._secret_id = secret_id
+        self._max_age = max_age_seconds
+        self._provider = provider
+        self._clock = clock
+        self._last_key: str | None = None
+        self._next_fetch_after_failure = 0.0
+        self._last_forced: float | None = None
+
+    def current(self) -> str:
+        """The key to use now; raises InternalError only when no key is known at all."""
+        if self._last_key is not None and self._clock() < self._next_fetch_after_failure:
+            return self._last_key
+        return self._read(force=False)
+
+    def refresh_after_rejection(self) -> bool:
+        """Re-reads the secret past the cache; True when the key changed (rotation).
+
+        At most once a minute, so that a persistent upstream error cannot turn
+        into one Secrets Manager call per request.
+        """
+        now = self._clock()
+        if (
+            self._last_forced is not None
+            and now - self._last_forced < FORCED_REFRESH_INTERVAL_SECONDS
+        ):
+            return False
+        self._last_forced = now
+        previous = self._last_key
+        try:
+            return self._read(force=True) != previous
+        except InternalError:
+            return False
+
+    def _read(self, *, force: bool) -> str:
+        try:
+            raw = self._provider.get(self._secret_id, max_age=self._max_age, force_fetch=force)
+        except Exception as exc:  # Powertools wraps every SDK error in GetParameterError
+            self._next_fetch_after_failure = self._clock() + RETRY_AFTER_FAILURE_SECONDS
+            if self._last_key is not None:
+                logger.warning(
+                    "Secrets Manager unavailable; keeping the cached API key",
+                    extra={"error_type": type(exc).__name__},
+                )
+                return self._last_key
+            raise InternalError(
+                reason=f"API key secret unavailable: {type(exc).__name__}"
+            ) from None
+        key = extract_api_key(raw)
+        self._last_key = key
+        return key
+
+
+def extract_api_key(raw: object) -> str:
+    """The secret string is either the bare key or JSON {"apiKey": "…"}."""
+    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+    if not isinstance(text, str):
+        raise InternalError(reason="API key secret is not a string")
+    text = text.strip()
+    if text.startswith("{"):
+        try:
+            document = json.loads(text)
+        except ValueError:
+            raise InternalError(reason="API key secret is invalid JSON") from None
+        key = document.get("apiKey") if isinstance(document, dict) else None
+        text = key.strip() if isinstance(key, str) else ""
+    if not text:
+        raise InternalError(reason="API key secret holds no key")
+    return text

@@ -1,0 +1,119 @@
+"""Every error the API answers with, as exceptions carrying their SPEC §5 mapping.
+
+Messages are fixed texts written here: nothing the upstream or the client sent
+(and so no key or PIN) ever reaches a response through them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+
+@dataclass(frozen=True)
+class FieldError:
+    field: str
+    message: str
+
+
+class ApiError(Exception):
+    """An error with a fixed HTTP status, machine code and human title."""
+
+    status: ClassVar[int] = 500
+    code: ClassVar[str] = "INTERNAL_ERROR"
+    title: ClassVar[str] = "Internal error"
+    default_detail: ClassVar[str] = "The request could not be processed."
+
+    def __init__(self, detail: str | None = None, *, reason: str | None = None) -> None:
+        self.detail = detail or self.default_detail
+        # `reason` is for logs only: a short, secret-free explanation.
+        self.reason = reason or self.detail
+        super().__init__(self.reason)
+
+
+class InvalidRequest(ApiError):
+    status = 400
+    code = "INVALID_REQUEST"
+    title = "Invalid request"
+    default_detail = "The request is not valid; see errors for each field."
+
+    def __init__(self, errors: list[FieldError], detail: str | None = None) -> None:
+        self.errors = errors
+        super().__init__(detail, reason="; ".join(f"{e.field}: {e.message}" for e in errors))
+
+
+class RouteNotFound(ApiError):
+    status = 404
+    code = "NOT_FOUND"
+    title = "Not found"
+    default_detail = "No such resource. The API serves /v1/telephone-status."
+
+
+class MethodNotAllowed(ApiError):
+    status = 405
+    code = "METHOD_NOT_ALLOWED"
+    title = "Method not allowed"
+    default_detail = "This resource accepts GET, POST and OPTIONS."
+
+
+class UnknownReference(ApiError):
+    status = 404
+    code = "UNKNOWN_REFERENCE"
+    title = "Unknown reference"
+    default_detail = "The telephone reference ID provided is not valid."
+
+
+class TooManyAttempts(ApiError):
+    status = 429
+    code = "TOO_MANY_ATTEMPTS"
+    title = "Too many attempts"
+    default_detail = "Too many PIN checks for this reference ID; request a new call or SMS."
+
+
+class ServiceUnavailable(ApiError):
+    status = 503
+    code = "SERVICE_UNAVAILABLE"
+    title = "Service unavailable"
+    default_detail = "The PIN cannot be checked right now; try again shortly."
+
+
+class InternalError(ApiError):
+    pass
+
+
+class UpstreamError(ApiError):
+    """Something went wrong between us and ProxStop; `kind` labels the metric."""
+
+    kind: ClassVar[str] = "upstream"
+
+
+class UpstreamRejected(UpstreamError):
+    status = 502
+    code = "UPSTREAM_REJECTED"
+    title = "Upstream rejected the request"
+    default_detail = "The verification provider refused the request."
+    kind = "rejected"
+
+
+class UpstreamBadResponse(UpstreamError):
+    status = 502
+    code = "UPSTREAM_BAD_RESPONSE"
+    title = "Bad upstream response"
+    default_detail = "The verification provider sent an answer that could not be understood."
+    kind = "bad_response"
+
+
+class UpstreamUnavailable(UpstreamError):
+    status = 503
+    code = "UPSTREAM_UNAVAILABLE"
+    title = "Upstream unavailable"
+    default_detail = "The verification provider is unavailable; try again shortly."
+    kind = "unavailable"
+
+
+class UpstreamTimeout(UpstreamError):
+    status = 504
+    code = "UPSTREAM_TIMEOUT"
+    title = "Upstream timeout"
+    default_detail = "The verification provider did not answer in time."
+    kind = "timeout"

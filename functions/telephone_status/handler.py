@@ -1,0 +1,139 @@
+"""Lambda entry point: routing only. The work happens in request, service and web."""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from . import service, web
+from .errors import (
+    ApiError,
+    FieldError,
+    InternalError,
+    InvalidRequest,
+    MethodNotAllowed,
+    RouteNotFound,
+)
+from .models import ProblemBody, TelephoneStatusRequest, TelephoneStatusResponse
+from .observability import logger, metrics, tracer
+from .request import parse_request
+
+ROUTE: Final = "/v1/telephone-status"
+_PROBLEM: Final[dict[str, Any]] = {"application/problem+json": {"model": ProblemBody}}
+_ERROR_RESPONSES: Final[dict[int, Any]] = {
+    status: {"description": description, "content": _PROBLEM}
+    for status, description in {
+        400: "INVALID_REQUEST: a missing, malformed, unknown or repeated field; bad body",
+        404: "UNKNOWN_REFERENCE: ProxStop does not know this reference id",
+        429: "TOO_MANY_ATTEMPTS: the PIN attempt limit for this reference id is reached",
+        500: "INTERNAL_ERROR",
+        502: "UPSTREAM_REJECTED or UPSTREAM_BAD_RESPONSE",
+        503: "UPSTREAM_UNAVAILABLE or SERVICE_UNAVAILABLE",
+        504: "UPSTREAM_TIMEOUT",
+    }.items()
+}
+_FIELDS_SCHEMA: Final = TelephoneStatusRequest.model_json_schema(by_alias=True)
+
+app = APIGatewayRestResolver(enable_validation=True)
+
+
+@app.get(
+    ROUTE,
+    summary="Status of a call/SMS verification (and optionally whether a PIN is right)",
+    description="Fields in the query string. Prefer POST when sending a `code`.",
+    responses={200: {"description": "The normalised status"}, **_ERROR_RESPONSES},
+    openapi_extensions={
+        "parameters": [
+            {
+                "name": "referenceId",
+                "in": "query",
+                "required": True,
+                "schema": _FIELDS_SCHEMA["properties"]["referenceId"],
+            },
+            {
+                "name": "code",
+                "in": "query",
+                "required": False,
+                "schema": _FIELDS_SCHEMA["properties"]["code"],
+            },
+        ]
+    },
+    tags=["telephone-status"],
+)
+def get_status() -> TelephoneStatusResponse:
+    return service.check_status(parse_request(app.current_event), app.lambda_context)
+
+
+@app.post(
+    ROUTE,
+    summary="Status of a call/SMS verification and whether the PIN is right",
+    description="Fields as JSON or as a form body (at most 4 KiB).",
+    responses={200: {"description": "The normalised status"}, **_ERROR_RESPONSES},
+    openapi_extensions={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": _FIELDS_SCHEMA},
+                "application/x-www-form-urlencoded": {"schema": _FIELDS_SCHEMA},
+            },
+        }
+    },
+    tags=["telephone-status"],
+)
+def post_status() -> TelephoneStatusResponse:
+    return service.check_status(parse_request(app.current_event), app.lambda_context)
+
+
+@app.route(ROUTE, method="OPTIONS", include_in_schema=False)
+def preflight() -> Response[str]:
+    return web.preflight()
+
+
+@app.not_found
+def not_found(_: NotFoundError) -> Response[str]:
+    error = MethodNotAllowed() if app.current_event.path == ROUTE else RouteNotFound()
+    return _problem(error)
+
+
+@app.exception_handler(ApiError)  # type: ignore[untyped-decorator]
+def api_error(error: ApiError) -> Response[str]:
+    return _problem(error)
+
+
+@app.exception_handler(RequestValidationError)  # type: ignore[untyped-decorator]
+def validation_error(error: RequestValidationError) -> Response[str]:
+    fields = [
+        FieldError(str(e.get("loc", ["body"])[-1]), str(e.get("msg"))) for e in error.errors()
+    ]
+    return _problem(InvalidRequest(fields))
+
+
+@app.exception_handler(Exception)  # type: ignore[untyped-decorator]
+def unexpected_error(error: Exception) -> Response[str]:
+    # The type only: a message or a trace could carry request data.
+    return _problem(InternalError(reason=f"unexpected {type(error).__name__}"))
+
+
+def _problem(error: ApiError) -> Response[str]:
+    return web.problem(
+        error, web.request_id(app.current_event.raw_event, app.lambda_context.aws_request_id)
+    )
+
+
+@logger.inject_lambda_context(
+    correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True
+)
+@tracer.capture_lambda_handler(capture_response=False, capture_error=False)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    try:
+        result: dict[str, Any] = app.resolve(event, context)
+    except Exception as exc:
+        logger.error("Resolver failed", extra={"error_type": type(exc).__name__})
+        result = web.internal_error_result(web.request_id(event, context.aws_request_id))
+    return web.finalise(result, event, service.allowed_origins())

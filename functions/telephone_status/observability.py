@@ -1,0 +1,49 @@
+"""Powertools Logger, Tracer and Metrics, shared by every module; metric names in one place."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from typing import Final
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
+
+# POWERTOOLS_* variables win; these defaults keep local runs and tests tidy.
+SERVICE: Final = os.environ.get("POWERTOOLS_SERVICE_NAME") or "telephone-status"
+NAMESPACE: Final = os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "TelephoneStatus"
+
+UPSTREAM_LATENCY: Final = "UpstreamLatency"
+UPSTREAM_FAILURES: Final = "UpstreamFailures"
+UPSTREAM_FAILURES_BY_KIND: Final = "UpstreamFailuresByKind"
+UPSTREAM_REJECTED: Final = "UpstreamRejected"
+CODE_VALID: Final = "CodeValid"
+CODE_INVALID: Final = "CodeInvalid"
+ATTEMPT_LOCKOUTS: Final = "AttemptLockouts"
+
+# Requests that end before any metric is recorded (a 400, say) are normal here.
+warnings.filterwarnings("ignore", message="No application metrics to publish")
+
+logger: Final = Logger(service=SERVICE)
+tracer: Final = Tracer(service=SERVICE)
+metrics: Final = Metrics(namespace=NAMESPACE, service=SERVICE)
+
+
+def count(name: str) -> None:
+    metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
+
+
+def count_upstream_failure(kind: str) -> None:
+    count(UPSTREAM_FAILURES)
+    # A per-kind dimension needs its own EMF document; failures are rare enough.
+    with single_metric(
+        name=UPSTREAM_FAILURES_BY_KIND, unit=MetricUnit.Count, value=1, namespace=NAMESPACE
+    ) as metric:
+        metric.add_dimension(name="service", value=SERVICE)
+        metric.add_dimension(name="kind", value=kind)
+
+
+def record_upstream_latency(milliseconds: float) -> None:
+    metrics.add_metric(
+        name=UPSTREAM_LATENCY, unit=MetricUnit.Milliseconds, value=round(milliseconds, 3)
+    )

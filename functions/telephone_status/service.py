@@ -1,0 +1,184 @@
+"""Orchestrates one lookup: attempt limit, key, upstream call, normalisation.
+
+Everything that costs something to build (settings, AWS clients, the key
+store) is built once per execution environment, on the first invocation.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Final
+
+import boto3
+from aws_lambda_powertools.utilities.parameters import SecretsProvider
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.config import Config
+from pydantic import ValidationError
+
+from .attempts import AttemptLimiter, DynamoAttemptLimiter, NoAttemptLimit
+from .credentials import ApiKeyStore
+from .errors import (
+    InternalError,
+    UnknownReference,
+    UpstreamBadResponse,
+    UpstreamError,
+    UpstreamRejected,
+    UpstreamUnavailable,
+)
+from .models import TelephoneStatusRequest, TelephoneStatusResponse
+from .normalise import UpstreamAnswer, UpstreamFailure, parse_upstream, to_response
+from .observability import (
+    CODE_INVALID,
+    CODE_VALID,
+    UPSTREAM_REJECTED,
+    count,
+    count_upstream_failure,
+    logger,
+    record_upstream_latency,
+    tracer,
+)
+from .settings import Settings
+from .upstream import Deadline, UpstreamClient
+
+if TYPE_CHECKING:
+    from types_boto3_dynamodb.client import DynamoDBClient
+    from types_boto3_secretsmanager.client import SecretsManagerClient
+
+# AWS calls get short, fixed budgets: together they stay well inside the
+# function timeout and leave the rest of the invocation to the upstream.
+AWS_CLIENT_CONFIG: Final = Config(
+    connect_timeout=1, read_timeout=2, retries={"total_max_attempts": 2, "mode": "standard"}
+)
+# Time kept back from the invocation's deadline to build and return the answer.
+RESPONSE_RESERVE_SECONDS: Final = 0.25
+
+
+@dataclass(frozen=True)
+class Runtime:
+    settings: Settings
+    keys: ApiKeyStore
+    limiter: AttemptLimiter
+    upstream: UpstreamClient
+
+
+@functools.cache
+def get_runtime() -> Runtime:
+    """Built on the first invocation of an execution environment (a cold start)."""
+    try:
+        settings = Settings.from_environment()
+    except ValidationError as exc:
+        fields = ", ".join(str(error["loc"][0]) for error in exc.errors() if error["loc"])
+        raise InternalError(reason=f"invalid configuration: {fields}") from None
+    session = boto3.session.Session()
+    secrets_client: SecretsManagerClient = session.client(
+        "secretsmanager", config=AWS_CLIENT_CONFIG
+    )
+    limiter: AttemptLimiter
+    if settings.attempts_table_name:
+        dynamodb: DynamoDBClient = session.client("dynamodb", config=AWS_CLIENT_CONFIG)
+        limiter = DynamoAttemptLimiter(
+            dynamodb, settings.attempts_table_name, settings.max_code_attempts
+        )
+    else:
+        logger.warning("ATTEMPTS_TABLE_NAME is unset: the PIN attempt limit is OFF")
+        limiter = NoAttemptLimit()
+    return Runtime(
+        settings=settings,
+        keys=ApiKeyStore(
+            settings.secret_id,
+            settings.secret_max_age_seconds,
+            SecretsProvider(boto3_client=secrets_client),
+        ),
+        limiter=limiter,
+        upstream=UpstreamClient(settings.api_url, settings.upstream_format),
+    )
+
+
+def reset_cold_start_state() -> None:
+    """Forget everything built per execution environment (tests, local server)."""
+    get_runtime.cache_clear()
+
+
+def allowed_origins() -> tuple[str, ...]:
+    try:
+        return get_runtime().settings.cors_allow_origins
+    except InternalError:
+        return ()
+
+
+def deadline_for(context: LambdaContext) -> Deadline:
+    remaining = context.get_remaining_time_in_millis() / 1000
+    return Deadline(remaining - min(RESPONSE_RESERVE_SECONDS, remaining * 0.1))
+
+
+@tracer.capture_method(capture_response=False)
+def check_status(
+    request: TelephoneStatusRequest, context: LambdaContext
+) -> TelephoneStatusResponse:
+    deadline = deadline_for(context)
+    runtime = get_runtime()
+    if request.code is not None:
+        runtime.limiter.register_check(request.reference_id)
+    try:
+        answer = _ask_upstream(runtime, request, deadline)
+    except UpstreamError as exc:
+        count_upstream_failure(exc.kind)
+        raise
+    response = to_response(request.reference_id, answer, code_sent=request.code is not None)
+    if response.code_valid is not None:
+        count(CODE_VALID if response.code_valid else CODE_INVALID)
+    logger.info(
+        "Status looked up",
+        extra={
+            "referenceId": request.reference_id,
+            "upstreamStatus": answer.status,
+            "codeChecked": request.code is not None,
+            "codeValid": response.code_valid,
+        },
+    )
+    return response
+
+
+def _ask_upstream(
+    runtime: Runtime, request: TelephoneStatusRequest, deadline: Deadline
+) -> UpstreamAnswer:
+    outcome = _exchange(runtime, request, deadline, runtime.keys.current())
+    # ProxStop does not publish its bad-key code: any other failure may mean rotation.
+    if (
+        isinstance(outcome, UpstreamFailure)
+        and not outcome.is_unknown_reference
+        and runtime.keys.refresh_after_rejection()
+    ):
+        logger.info("API key changed in Secrets Manager; retrying once with the new key")
+        outcome = _exchange(runtime, request, deadline, runtime.keys.current())
+    if isinstance(outcome, UpstreamAnswer):
+        return outcome
+    if outcome.is_unknown_reference:
+        raise UnknownReference(reason="upstream INVALID_TELEREFERENCE")
+    count(UPSTREAM_REJECTED)
+    logger.error("Upstream rejected the request", extra={"upstreamErrorCode": outcome.error_code})
+    raise UpstreamRejected(reason=f"upstream error_code {outcome.error_code}")
+
+
+def _exchange(
+    runtime: Runtime, request: TelephoneStatusRequest, deadline: Deadline, key: str
+) -> UpstreamAnswer | UpstreamFailure:
+    reply = runtime.upstream.fetch(
+        key=key, reference_id=request.reference_id, code=request.code, deadline=deadline
+    )
+    record_upstream_latency(reply.elapsed_ms)
+    if reply.status >= 500 or reply.status == 429:
+        raise UpstreamUnavailable(reason=f"upstream HTTP {reply.status}")
+    if 300 <= reply.status < 400 or reply.status < 200:
+        raise UpstreamBadResponse(reason=f"upstream HTTP {reply.status}")
+    if reply.status >= 400:
+        # A refusal (bad key, blocked account) may come as a 4xx with or without a document.
+        try:
+            outcome = parse_upstream(reply.body, runtime.settings.upstream_format)
+        except UpstreamError:
+            outcome = None
+        if isinstance(outcome, UpstreamFailure):
+            return outcome
+        return UpstreamFailure(error_code=f"HTTP_{reply.status}")
+    return parse_upstream(reply.body, runtime.settings.upstream_format)

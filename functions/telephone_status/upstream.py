@@ -1,0 +1,188 @@
+"""The ProxStop client: one pooled urllib3 connection pool, deadlines, safe retries.
+
+Retry rules (SPEC §7): a status-only lookup may be retried after connection
+errors and 5xx; a lookup carrying a PIN only when the connection failed before
+the request was sent, since ProxStop may already have counted the attempt.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass
+from typing import Final
+from urllib.parse import urlencode
+
+import urllib3
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    HTTPError,
+    NewConnectionError,
+    ProtocolError,
+    ReadTimeoutError,
+    SSLError,
+)
+
+from .errors import UpstreamBadResponse, UpstreamTimeout, UpstreamUnavailable
+
+MAX_BODY_BYTES: Final = 64 * 1024
+MAX_TRIES: Final = 3
+CONNECT_TIMEOUT_CAP: Final = 3.0
+BACKOFF_BASE: Final = 0.05
+# Below this much time left another try cannot finish; answer instead.
+MIN_TRY_SECONDS: Final = 0.1
+USER_AGENT: Final = "telephone-status/1.0 (+urllib3)"
+
+# One pool per execution environment, reused across invocations (keep-alive).
+# Retries and redirects are ours to decide: a redirect would re-send the key.
+POOL: Final = urllib3.PoolManager(
+    num_pools=4, maxsize=2, retries=False, timeout=urllib3.Timeout(connect=CONNECT_TIMEOUT_CAP)
+)
+
+
+class Deadline:
+    """A point in monotonic time by which the upstream exchange must be over."""
+
+    def __init__(self, seconds: float) -> None:
+        self._end = time.monotonic() + max(seconds, 0.0)
+
+    def remaining(self) -> float:
+        return max(self._end - time.monotonic(), 0.0)
+
+    def expired(self) -> bool:
+        return self.remaining() <= 0.0
+
+
+@dataclass(frozen=True)
+class UpstreamReply:
+    status: int
+    body: bytes
+    elapsed_ms: float
+    tries: int
+
+
+class _Retryable(Exception):
+    """One try failed in a way that a further try might fix."""
+
+    def __init__(self, error: Exception, *, sent: bool) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.sent = sent
+
+
+class UpstreamClient:
+    def __init__(
+        self, base_url: str, upstream_format: str, pool: urllib3.PoolManager = POOL
+    ) -> None:
+        self._url = f"{base_url}/telephonestatus.{upstream_format}"
+        self._pool = pool
+
+    def fetch(
+        self, *, key: str, reference_id: str, code: str | None, deadline: Deadline
+    ) -> UpstreamReply:
+        fields = {"key": key, "referenceid": reference_id}
+        if code is not None:
+            fields["code"] = code
+        body = urlencode(fields).encode("ascii")
+        started = time.monotonic()
+        for attempt in range(1, MAX_TRIES + 1):
+            try:
+                status, payload = self._try_once(body, deadline)
+            except _Retryable as failure:
+                retry_allowed = code is None or not failure.sent
+                if not (retry_allowed and self._pause_before_retry(attempt, deadline)):
+                    raise failure.error from None
+                continue
+            if status >= 500 and code is None and self._pause_before_retry(attempt, deadline):
+                continue
+            elapsed_ms = (time.monotonic() - started) * 1000
+            return UpstreamReply(status, payload, elapsed_ms, attempt)
+        raise AssertionError("unreachable: the last try returns or raises")  # pragma: no cover
+
+    def _try_once(self, body: bytes, deadline: Deadline) -> tuple[int, bytes]:
+        remaining = deadline.remaining()
+        if remaining < MIN_TRY_SECONDS:
+            raise UpstreamTimeout(reason="no time left for the upstream call")
+        timeout = urllib3.Timeout(connect=min(CONNECT_TIMEOUT_CAP, remaining), read=remaining)
+        try:
+            response = self._pool.request(
+                "POST",
+                self._url,
+                body=body,
+                headers={
+                    "Content-Type": "application/x-www-form-urlencoded",
+                    "User-Agent": USER_AGENT,
+                },
+                timeout=timeout,
+                retries=False,
+                redirect=False,
+                preload_content=False,
+            )
+        except (ConnectTimeoutError, NewConnectionError) as exc:
+            # The request never left: safe to retry even with a PIN.
+            error: Exception = (
+                UpstreamTimeout(reason="connect timed out")
+                if isinstance(exc, ConnectTimeoutError) and deadline.expired()
+                else UpstreamUnavailable(reason=f"connection failed: {type(exc).__name__}")
+            )
+            raise _Retryable(error, sent=False) from None
+        except ReadTimeoutError:
+            raise UpstreamTimeout(reason="upstream did not answer in time") from None
+        except SSLError:
+            raise UpstreamUnavailable(reason="TLS handshake with upstream failed") from None
+        except (ProtocolError, HTTPError, OSError) as exc:
+            raise _Retryable(
+                UpstreamUnavailable(reason=f"connection broken: {type(exc).__name__}"), sent=True
+            ) from None
+        try:
+            payload = _read_capped(response, deadline)
+        finally:
+            response.release_conn()
+        return response.status, payload
+
+    @staticmethod
+    def _pause_before_retry(attempt: int, deadline: Deadline) -> bool:
+        if attempt >= MAX_TRIES:
+            return False
+        pause = BACKOFF_BASE * 2 ** (attempt - 1) * (0.5 + random.random())  # noqa: S311 - jitter
+        if deadline.remaining() < pause + MIN_TRY_SECONDS * 2:
+            return False
+        time.sleep(pause)
+        return True
+
+
+def _read_capped(response: urllib3.BaseHTTPResponse, deadline: Deadline) -> bytes:
+    """Reads at most MAX_BODY_BYTES, and never past the deadline (a drip-fed body)."""
+    declared = response.headers.get("Content-Length")
+    if declared is not None and declared.strip().isdigit() and int(declared) > MAX_BODY_BYTES:
+        response.close()
+        raise UpstreamBadResponse(reason="upstream body over the size cap")
+    chunks: list[bytes] = []
+    size = 0
+    connection = getattr(response, "connection", None)
+    try:
+        while True:
+            remaining = deadline.remaining()
+            if remaining <= 0:
+                response.close()
+                raise UpstreamTimeout(reason="upstream body not received in time")
+            sock = getattr(connection, "sock", None)
+            if sock is not None:
+                # The read timeout counts per read; this bounds the whole body.
+                sock.settimeout(remaining)
+            chunk = response.read1(MAX_BODY_BYTES + 1 - size)
+            if not chunk:
+                return b"".join(chunks)
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > MAX_BODY_BYTES:
+                response.close()
+                raise UpstreamBadResponse(reason="upstream body over the size cap")
+    except ReadTimeoutError:
+        response.close()
+        raise UpstreamTimeout(reason="upstream body not received in time") from None
+    except (ProtocolError, HTTPError, OSError) as exc:
+        response.close()
+        raise _Retryable(
+            UpstreamUnavailable(reason=f"upstream body broken: {type(exc).__name__}"), sent=True
+        ) from None

@@ -1,0 +1,116 @@
+"""HTTP details shared by every response: problem+json, CORS, no-store, access log."""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from aws_lambda_powertools.event_handler import Response
+
+from .errors import ApiError, InternalError, InvalidRequest
+from .models import FieldErrorBody, ProblemBody
+from .observability import logger
+
+PROBLEM_JSON: Final = "application/problem+json"
+ALLOWED_METHODS: Final = "GET, POST, OPTIONS"
+ALLOWED_HEADERS: Final = "Content-Type, Authorization, X-Api-Key, X-Amz-Date, X-Amz-Security-Token"
+ALWAYS: Final = {
+    "Cache-Control": "no-store",
+    "X-Content-Type-Options": "nosniff",
+}
+
+
+def request_id(event: dict[str, Any], fallback: str) -> str:
+    context = event.get("requestContext")
+    found = context.get("requestId") if isinstance(context, dict) else None
+    return found if isinstance(found, str) and found else fallback
+
+
+def problem(error: ApiError, request_id: str) -> Response[str]:
+    log = logger.warning if error.status < 500 else logger.error
+    log(
+        "Request failed",
+        extra={"errorCode": error.code, "status": error.status, "reason": error.reason},
+    )
+    body = ProblemBody(
+        title=error.title,
+        status=error.status,
+        code=error.code,
+        detail=error.detail,
+        request_id=request_id,
+        errors=(
+            [FieldErrorBody(field=e.field, message=e.message) for e in error.errors]
+            if isinstance(error, InvalidRequest)
+            else None
+        ),
+    )
+    headers = {"Allow": ALLOWED_METHODS} if error.status == 405 else None
+    return Response(
+        status_code=error.status,
+        content_type=PROBLEM_JSON,
+        body=body.model_dump_json(by_alias=True, exclude_none=True),
+        headers=headers,
+    )
+
+
+def preflight() -> Response[str]:
+    return Response(
+        status_code=204,
+        headers={
+            "Access-Control-Allow-Methods": ALLOWED_METHODS,
+            "Access-Control-Allow-Headers": ALLOWED_HEADERS,
+            "Access-Control-Max-Age": "600",
+        },
+        body="",
+    )
+
+
+def finalise(
+    result: dict[str, Any], event: dict[str, Any], allowed_origins: tuple[str, ...]
+) -> dict[str, Any]:
+    """Adds the headers every response carries, whichever path produced it."""
+    headers: dict[str, list[str]] = result.setdefault("multiValueHeaders", {}) or {}
+    result["multiValueHeaders"] = headers
+    for name, value in ALWAYS.items():
+        headers[name] = [value]
+    origin = _header(event, "origin")
+    if origin and ("*" in allowed_origins or origin in allowed_origins):
+        headers["Access-Control-Allow-Origin"] = ["*" if "*" in allowed_origins else origin]
+        headers["Vary"] = ["Origin"]
+    else:
+        # A preflight from an origin outside the allow-list gets no CORS grant at all.
+        for name in [name for name in headers if name.startswith("Access-Control-")]:
+            del headers[name]
+    logger.info(
+        "Request completed",
+        extra={
+            "method": event.get("httpMethod"),
+            "path": event.get("path"),  # never the query string: it may hold a PIN
+            "statusCode": result.get("statusCode"),
+        },
+    )
+    return result
+
+
+def internal_error_result(request_id: str) -> dict[str, Any]:
+    """Last resort when even the resolver failed: a bare REST proxy result."""
+    body = ProblemBody(
+        title=InternalError.title,
+        status=500,
+        code=InternalError.code,
+        detail=InternalError.default_detail,
+        request_id=request_id,
+    )
+    return {
+        "statusCode": 500,
+        "multiValueHeaders": {"Content-Type": [PROBLEM_JSON]},
+        "body": body.model_dump_json(by_alias=True, exclude_none=True),
+        "isBase64Encoded": False,
+    }
+
+
+def _header(event: dict[str, Any], name: str) -> str | None:
+    headers = event.get("headers") or {}
+    for key, value in headers.items():
+        if key.lower() == name:
+            return str(value)
+    return None
