@@ -23,10 +23,22 @@ HEADER = (
 
 def render() -> str:
     uv = ROOT / ".tools" / "bin" / "uv"
-    exported = subprocess.run(
-        [str(uv), "export", "--frozen", "--no-dev", "--no-hashes", "--no-header",
-         "--no-annotate", "--format", "requirements-txt"],
-        cwd=ROOT, check=True, capture_output=True, text=True,
+    exported = subprocess.run(  # noqa: S603 - our own uv binary, fixed arguments
+        [
+            str(uv),
+            "export",
+            "--frozen",
+            "--no-dev",
+            "--no-hashes",
+            "--no-header",
+            "--no-annotate",
+            "--format",
+            "requirements-txt",
+        ],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout
     pins = [
         line.strip()

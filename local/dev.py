@@ -1,0 +1,181 @@
+"""`make run`: the whole API on 127.0.0.1 with no AWS account and no Docker.
+
+Starts the AWS emulator (moto) and the ProxStop sandbox on free ports,
+provisions the API-key secret and the attempts table, configures the function
+through its real environment variables, then serves it on 127.0.0.1:$PORT
+(default 3000). Ctrl-C or SIGTERM stops everything it started.
+
+Environment it honours: PORT; PROXSTOP_API_URL (use that upstream instead of
+starting the sandbox; its key is then read from PROXSTOP_API_KEY, default the
+sandbox key); PROXSTOP_FORMAT (json); MAX_CODE_ATTEMPTS (5).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import sys
+import time
+from collections.abc import Mapping
+from types import FrameType
+from typing import Final, NoReturn
+
+from local.emulator import (
+    DEFAULT_REGION,
+    DEFAULT_SECRET_NAME,
+    DEFAULT_TABLE_NAME,
+    local_aws_environment,
+    provision,
+    start_moto,
+)
+from local.httpbase import LISTEN_HOST
+from local.sandbox import (
+    DEFAULT_KEY,
+    PIN,
+    VENDOR_REFERENCE,
+    fault_reference,
+    start_sandbox,
+    status_reference,
+)
+from local.server import DEFAULT_PORT, LocalApiServer
+
+API_PATH: Final = "/v1/telephone-status"
+UNKNOWN_REFERENCE: Final = "DEADBEEFDEADBEEFDEADBEEFDEADBEEF"
+# Variables that would send boto3 elsewhere than the emulator (a profile, a
+# session token, or a service-specific endpoint that beats AWS_ENDPOINT_URL).
+_AWS_OVERRIDES: Final = ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
+
+
+def function_environment(
+    *,
+    endpoint_url: str,
+    api_url: str,
+    secret_name: str,
+    table_name: str,
+    upstream_format: str = "json",
+    max_code_attempts: str = "5",
+    region: str = DEFAULT_REGION,
+) -> dict[str, str]:
+    """The function's environment (SPEC §2) for a local run against the emulator."""
+    return {
+        "PROXSTOP_SECRET_ID": secret_name,
+        "PROXSTOP_API_URL": api_url,
+        "PROXSTOP_FORMAT": upstream_format,
+        "ATTEMPTS_TABLE_NAME": table_name,
+        "MAX_CODE_ATTEMPTS": max_code_attempts,
+        "POWERTOOLS_SERVICE_NAME": "telephone-status",
+        "POWERTOOLS_METRICS_NAMESPACE": "TelephoneStatus",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        **local_aws_environment(endpoint_url, region),
+    }
+
+
+def conflicting_aws_variables(environ: Mapping[str, str]) -> list[str]:
+    """Names that must be removed so that every AWS call reaches the emulator."""
+    return [
+        name for name in environ if name in _AWS_OVERRIDES or name.startswith("AWS_ENDPOINT_URL_")
+    ]
+
+
+def _banner(base: str, sandbox_url: str | None) -> str:
+    lines = [
+        "",
+        f"Telephone Status API: {base}{API_PATH}",
+        "",
+    ]
+    if sandbox_url is not None:
+        lines += [
+            f"ProxStop sandbox: {sandbox_url} (fault list: {sandbox_url}/_sandbox/faults)",
+            "Reference ids worth trying:",
+            f"  {VENDOR_REFERENCE}  vendor example, status 100, PIN {PIN}",
+            f"  {status_reference(203)}  any status: 29 zeros + NNN (here 203, SMS pending)",
+            f"  {UNKNOWN_REFERENCE}  unknown reference -> 404",
+            f"  {fault_reference(1)}  slow upstream -> 504",
+            f"  {fault_reference(4)}  upstream 503 -> 503",
+            f"  {fault_reference(8)}  the vendor's own (invalid) JSON sample",
+            "",
+        ]
+    lines += [
+        "Try:",
+        f"  curl -s '{base}{API_PATH}?referenceId={VENDOR_REFERENCE}'",
+        f"  curl -s -X POST {base}{API_PATH} -H 'Content-Type: application/json'"
+        f' -d \'{{"referenceId":"{VENDOR_REFERENCE}","code":"{PIN}"}}\'',
+        "",
+        "Ctrl-C stops everything.",
+    ]
+    return "\n".join(lines)
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> NoReturn:
+    raise KeyboardInterrupt
+
+
+def main() -> int:
+    raw_port = os.environ.get("PORT", str(DEFAULT_PORT))
+    if not raw_port.isdigit() or not 0 < int(raw_port) < 65536:
+        print(f"PORT must be a TCP port number, not {raw_port!r}", file=sys.stderr)
+        return 2
+    port = int(raw_port)
+    # SIGTERM unwinds like Ctrl-C, so that every child and thread is stopped in order.
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        api = LocalApiServer((LISTEN_HOST, port))
+    except OSError as error:
+        print(
+            f"Cannot listen on {LISTEN_HOST}:{port}: {error.strerror}. Set PORT to a free port.",
+            file=sys.stderr,
+        )
+        return 1
+
+    with contextlib.ExitStack() as running:
+        running.callback(api.server_close)
+        try:
+            moto = running.enter_context(start_moto())
+            user_api_url = os.environ.get("PROXSTOP_API_URL", "").strip()
+            sandbox_url: str | None = None
+            if user_api_url:
+                api_url = user_api_url
+                key = os.environ.get("PROXSTOP_API_KEY", DEFAULT_KEY)
+            else:
+                sandbox = running.enter_context(start_sandbox(0, DEFAULT_KEY))
+                api_url = sandbox_url = sandbox.url
+                key = DEFAULT_KEY
+            provision(
+                moto.endpoint_url,
+                secret_name=DEFAULT_SECRET_NAME,
+                secret_value=json.dumps({"apiKey": key}),
+                table_name=DEFAULT_TABLE_NAME,
+            )
+            for name in conflicting_aws_variables(os.environ):
+                del os.environ[name]
+            os.environ.update(
+                function_environment(
+                    endpoint_url=moto.endpoint_url,
+                    api_url=api_url,
+                    secret_name=DEFAULT_SECRET_NAME,
+                    table_name=DEFAULT_TABLE_NAME,
+                    upstream_format=os.environ.get("PROXSTOP_FORMAT", "json"),
+                    max_code_attempts=os.environ.get("MAX_CODE_ATTEMPTS", "5"),
+                )
+            )
+            api.start("local-api")
+            running.callback(api.stop)
+            print(_banner(api.url, sandbox_url), flush=True)
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            # A second Ctrl-C must not cut the clean-up short and orphan moto.
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            print("\nStopping...", flush=True)
+        except Exception as error:  # startup failed: say why in one line, then clean up
+            print(f"Startup failed: {type(error).__name__}: {error}", file=sys.stderr)
+            return 1
+    print("Stopped.", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,165 @@
+"""Integration fixtures: the real handler against moto and the ProxStop sandbox over HTTP.
+
+Each pytest(-xdist) worker starts its own emulator and sandbox on free ports
+(session scope); each test gets its own secret and attempts table, so tests
+never share counters and can run in any order or group.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import pytest
+
+from local.dev import conflicting_aws_variables, function_environment
+from local.emulator import (
+    DEFAULT_REGION,
+    DEFAULT_SECRET_NAME,
+    DEFAULT_TABLE_NAME,
+    MotoServer,
+    local_aws_environment,
+    provision,
+    start_moto,
+)
+from local.lambda_runtime import invoke
+from local.sandbox import (
+    DEFAULT_KEY,
+    SandboxServer,
+    control,
+    fetch_journal,
+    reset_remote,
+    start_sandbox,
+)
+
+
+def sandbox_journal(sandbox: SandboxServer) -> list[dict[str, Any]]:
+    """Every upstream request the sandbox received since its last reset (over HTTP).
+
+    Test modules can import the same helper as `local.sandbox.fetch_journal(url)`.
+    """
+    return fetch_journal(sandbox.url)
+
+
+def _reset_cold_start_state() -> None:
+    from telephone_status.service import reset_cold_start_state  # noqa: PLC0415 (lazy)
+
+    reset_cold_start_state()
+
+
+@dataclass
+class FunctionEnv:
+    """One test's function environment, and the handles tests need around it."""
+
+    secret_name: str
+    table_name: str
+    sandbox: SandboxServer
+    moto: MotoServer
+    monkeypatch: pytest.MonkeyPatch
+    region: str = DEFAULT_REGION
+
+    def set_format(self, fmt: str) -> None:
+        """Switches PROXSTOP_FORMAT; the next invocation is a cold start that reads it."""
+        self.monkeypatch.setenv("PROXSTOP_FORMAT", fmt)
+        _reset_cold_start_state()
+
+    def invoke(self, event: dict[str, Any], timeout_seconds: float = 10.0) -> dict[str, Any]:
+        """Runs the real handler on `event` with a fresh context (its deadline included)."""
+        return invoke(event, timeout_seconds=timeout_seconds)
+
+    def journal(self) -> list[dict[str, Any]]:
+        return sandbox_journal(self.sandbox)
+
+    def set_upstream_key(self, key: str) -> None:
+        """Makes the sandbox accept only `key` from now on (the upstream side of a rotation)."""
+        control(self.sandbox.url, "POST", "key", {"key": key})
+
+    def put_secret(self, secret_string: str) -> None:
+        """Stores a new secret version (e.g. a rotated key: '{"apiKey": "..."}')."""
+        secrets = self._session().client("secretsmanager", endpoint_url=self.moto.endpoint_url)
+        secrets.put_secret_value(SecretId=self.secret_name, SecretString=secret_string)
+
+    def attempts(self, reference_id: str) -> int | None:
+        """The attempt counter stored for `reference_id` (canonical form), if any."""
+        dynamodb = self._session().client("dynamodb", endpoint_url=self.moto.endpoint_url)
+        item = dynamodb.get_item(
+            TableName=self.table_name,
+            Key={"referenceId": {"S": reference_id}},
+            ConsistentRead=True,
+        ).get("Item")
+        if item is None or "attempts" not in item:
+            return None
+        return int(item["attempts"]["N"])
+
+    def _session(self) -> boto3.session.Session:
+        credentials = local_aws_environment(self.moto.endpoint_url, self.region)
+        return boto3.session.Session(
+            aws_access_key_id=credentials["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=credentials["AWS_SECRET_ACCESS_KEY"],
+            region_name=self.region,
+        )
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[MotoServer]:
+    """This worker's AWS emulator (moto in a subprocess on a free port)."""
+    with start_moto() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def sandbox() -> Iterator[SandboxServer]:
+    """This worker's ProxStop sandbox (in-process thread, free port, vendor example key)."""
+    with start_sandbox(0, DEFAULT_KEY) as server:
+        yield server
+
+
+@pytest.fixture
+def function_env(
+    request: pytest.FixtureRequest,
+    monkeypatch: pytest.MonkeyPatch,
+    moto_server: MotoServer,
+    sandbox: SandboxServer,
+) -> Iterator[FunctionEnv]:
+    """A fresh secret and attempts table, the function's environment, a cold start.
+
+    The upstream format is json unless the test parametrises this fixture
+    indirectly: ``@pytest.mark.parametrize("function_env", ["xml"], indirect=True)``.
+    """
+    fmt = str(getattr(request, "param", "json"))
+    suffix = uuid.uuid4().hex[:12]
+    env = FunctionEnv(
+        secret_name=f"{DEFAULT_SECRET_NAME}-{suffix}",
+        table_name=f"{DEFAULT_TABLE_NAME}-{suffix}",
+        sandbox=sandbox,
+        moto=moto_server,
+        monkeypatch=monkeypatch,
+    )
+    provision(
+        moto_server.endpoint_url,
+        secret_name=env.secret_name,
+        secret_value=json.dumps({"apiKey": DEFAULT_KEY}),
+        table_name=env.table_name,
+    )
+    # Optional settings from the developer's shell must not leak into tests.
+    for name in ("SECRET_MAX_AGE_SECONDS", "CORS_ALLOW_ORIGINS", "POWERTOOLS_METRICS_DISABLED"):
+        monkeypatch.delenv(name, raising=False)
+    for name in conflicting_aws_variables(os.environ):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in function_environment(
+        endpoint_url=moto_server.endpoint_url,
+        api_url=sandbox.url,
+        secret_name=env.secret_name,
+        table_name=env.table_name,
+        upstream_format=fmt,
+    ).items():
+        monkeypatch.setenv(name, value)
+    reset_remote(sandbox.url, DEFAULT_KEY)
+    _reset_cold_start_state()
+    yield env
+    _reset_cold_start_state()
