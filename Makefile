@@ -14,6 +14,7 @@ STAMP := $(VENV)/.synced-stamp
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 export UV_PYTHON_DOWNLOADS := never
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
 .PHONY: help run test lint typecheck unit integration infra-test synth load bench openapi requirements clean
 
@@ -46,6 +47,19 @@ test: lint typecheck
 	$(PY) -m local.openapi --check
 	$(PY) -m local.requirements --check
 	$(VENV)/bin/pytest -n 2 --dist loadgroup
+
+# Synthesise every environment in cdk.json into cdk.out/ (offline: no AWS account, no Docker;
+# the function's aarch64 dependencies are installed locally, cached in .build/) and lint the
+# templates. The first synth downloads the wheels from PyPI; later ones reuse the cache.
+synth: $(STAMP)
+	rm -rf cdk.out
+	$(PY) -m infra.synth_all --outdir cdk.out
+	$(VENV)/bin/cfn-lint cdk.out/TelephoneStatus-*.template.json
+
+# bench: our function against a vendor-style baseline, all on 127.0.0.1 (bench/run.py).
+# Prints the table, writes bench/results.json and bench/RESULTS.md; under 5 minutes.
+bench: $(STAMP)
+	$(PY) -m bench.run
 
 openapi: $(STAMP)
 	$(PY) -m local.openapi

@@ -1,0 +1,230 @@
+"""Per-environment settings, read from the ``environments`` object in ``cdk.json`` context.
+
+The model is pure pydantic (no aws_cdk import) so that a bad ``-c env=`` or a typo in
+``cdk.json`` fails in milliseconds, before the jsii runtime starts.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic.alias_generators import to_camel
+
+CDK_JSON = Path(__file__).resolve().parents[1] / "cdk.json"
+ENVIRONMENTS_CONTEXT_KEY = "environments"
+ENV_NAME_CONTEXT_KEY = "env"
+
+# API Gateway gives up on a Lambda integration after 29 s; the function must answer first.
+API_GATEWAY_INTEGRATION_TIMEOUT_SECONDS = 29
+
+# The values CloudWatch Logs accepts for RetentionInDays.
+LOG_RETENTION_DAYS_ALLOWED = frozenset(
+    {1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192}
+    | {2557, 2922, 3288, 3653}
+)
+
+_ENV_NAME_PATTERN = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
+_ORIGIN_PATTERN = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$")
+_HTTPS_BASE_URL_PATTERN = re.compile(
+    r"^https://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]*[A-Za-z0-9._~-])?$"
+)
+_EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# Secrets Manager secret names: letters, digits and /_+=.@- (ARNs are refused separately).
+_SECRET_NAME_PATTERN = re.compile(r"^[A-Za-z0-9/_+=.@-]{1,512}$")
+
+
+class ConfigurationError(ValueError):
+    """The chosen environment is unknown or its settings are invalid."""
+
+
+class RemovalPolicyName(StrEnum):
+    """What happens to stateful resources (table, secret, logs, key) on stack deletion."""
+
+    DESTROY = "destroy"
+    RETAIN = "retain"
+
+
+class LogLevel(StrEnum):
+    DEBUG = "DEBUG"
+    INFO = "INFO"
+    WARN = "WARN"
+    ERROR = "ERROR"
+
+
+class _Model(BaseModel):
+    # cdk.json uses camelCase like the rest of the CDK context; Python code uses snake_case.
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, alias_generator=to_camel, populate_by_name=True
+    )
+
+
+class ApiKeyConfig(_Model):
+    """API key + usage plan in front of the API (clients then send ``x-api-key``)."""
+
+    enabled: bool = False
+    # Requests per day per key; None means no quota, only the throttle.
+    quota_per_day: Annotated[int, Field(gt=0)] | None = None
+
+
+class WafConfig(_Model):
+    """Regional WAFv2 web ACL with a per-client-IP rate-based blocking rule."""
+
+    enabled: bool = False
+    # WAF counts requests per IP over a sliding 5-minute window (minimum limit is 10).
+    rate_limit_per_5_minutes: Annotated[int, Field(ge=10, le=2_000_000_000)] = 500
+
+
+class SecretConfig(_Model):
+    """Where the ProxStop API key lives."""
+
+    name: str
+    # True: the stack creates the secret with a placeholder value (the operator then puts
+    # the real key in). False: the secret already exists and is imported by name.
+    create: bool = True
+
+    @field_validator("name")
+    @classmethod
+    def _valid_secret_name(cls, value: str) -> str:
+        if not _SECRET_NAME_PATTERN.fullmatch(value) or value.startswith("arn:"):
+            raise ValueError("must be a Secrets Manager secret name (not an ARN)")
+        return value
+
+
+class AlarmThresholds(_Model):
+    api_p99_latency_ms: Annotated[int, Field(gt=0)] = 5000
+    # Share of requests answered with a 5xx over 5 minutes, in percent.
+    api_server_error_rate_percent: Annotated[float, Field(gt=0, le=100)] = 5.0
+    upstream_failures_per_5_minutes: Annotated[int, Field(ge=1)] = 5
+    # Alarm when the slowest invocations get this close to the configured timeout.
+    duration_percent_of_timeout: Annotated[int, Field(ge=10, le=100)] = 80
+
+
+class EnvironmentConfig(_Model):
+    """Everything that differs between deployments of the same stack."""
+
+    name: str
+    throttling_rate_limit: Annotated[float, Field(gt=0)]
+    throttling_burst_limit: Annotated[int, Field(gt=0)]
+    cors_allow_origins: Annotated[list[str], Field(min_length=1)]
+    memory_size: Annotated[int, Field(ge=128, le=10240)]
+    timeout_seconds: Annotated[int, Field(ge=3, lt=API_GATEWAY_INTEGRATION_TIMEOUT_SECONDS)]
+    # None: no reserved concurrency (the function shares the account's unreserved pool).
+    reserved_concurrency: Annotated[int, Field(ge=1)] | None = None
+    log_retention_days: int
+    log_level: LogLevel = LogLevel.INFO
+    alarm_email: str | None = None
+    api_key: ApiKeyConfig = ApiKeyConfig()
+    waf: WafConfig = WafConfig()
+    secret: SecretConfig
+    removal_policy: RemovalPolicyName = RemovalPolicyName.RETAIN
+    proxstop_api_url: str = "https://api.proxstop.com"
+    proxstop_format: Literal["json", "xml"] = "json"
+    max_code_attempts: Annotated[int, Field(ge=1, le=100)] = 5
+    secret_max_age_seconds: Annotated[int, Field(ge=0, le=86_400)] = 300
+    alarms: AlarmThresholds = AlarmThresholds()
+
+    @field_validator("name")
+    @classmethod
+    def _valid_env_name(cls, value: str) -> str:
+        # The name ends up in the stack name, the stage name and resource names.
+        if not _ENV_NAME_PATTERN.fullmatch(value):
+            raise ValueError("must be lower-case letters, digits and '-', starting with a letter")
+        return value
+
+    @field_validator("cors_allow_origins")
+    @classmethod
+    def _valid_origins(cls, value: list[str]) -> list[str]:
+        for origin in value:
+            # "*" would let any site read responses; an allow-list is the point.
+            if not _ORIGIN_PATTERN.fullmatch(origin):
+                raise ValueError(f"{origin!r} is not an origin like https://app.example.com")
+        return value
+
+    @field_validator("proxstop_api_url")
+    @classmethod
+    def _valid_upstream_url(cls, value: str) -> str:
+        # The key travels in the request body: never send it over plain HTTP.
+        if not _HTTPS_BASE_URL_PATTERN.fullmatch(value):
+            raise ValueError("must be an https:// base URL without query or trailing slash")
+        return value
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _valid_retention(cls, value: int) -> int:
+        if value not in LOG_RETENTION_DAYS_ALLOWED:
+            allowed = ", ".join(str(days) for days in sorted(LOG_RETENTION_DAYS_ALLOWED))
+            raise ValueError(f"must be one of {allowed}")
+        return value
+
+    @field_validator("alarm_email")
+    @classmethod
+    def _valid_email(cls, value: str | None) -> str | None:
+        if value is not None and not _EMAIL_PATTERN.fullmatch(value):
+            raise ValueError(f"{value!r} is not an e-mail address")
+        return value
+
+    @model_validator(mode="after")
+    def _burst_covers_rate(self) -> EnvironmentConfig:
+        if self.throttling_burst_limit < self.throttling_rate_limit:
+            raise ValueError("throttlingBurstLimit must be at least throttlingRateLimit")
+        return self
+
+    @property
+    def stack_name(self) -> str:
+        return f"TelephoneStatus-{self.name}"
+
+    @property
+    def is_retained(self) -> bool:
+        return self.removal_policy is RemovalPolicyName.RETAIN
+
+
+def cdk_json_context(path: Path = CDK_JSON) -> dict[str, Any]:
+    """The ``context`` object of cdk.json (what the CDK CLI would pass to the app)."""
+    context = json.loads(path.read_text(encoding="utf-8")).get("context", {})
+    if not isinstance(context, dict):
+        raise ConfigurationError(f"{path}: 'context' must be an object")
+    return context
+
+
+def known_environment_names(context: Mapping[str, Any]) -> list[str]:
+    environments = context.get(ENVIRONMENTS_CONTEXT_KEY)
+    return sorted(environments) if isinstance(environments, Mapping) else []
+
+
+def load_environment(context: Mapping[str, Any], env_name: object) -> EnvironmentConfig:
+    """Validate and return the settings of ``env_name`` from the CDK context.
+
+    Raises ConfigurationError naming the known environments when ``env_name`` is missing
+    or unknown, or listing every invalid setting.
+    """
+    known = known_environment_names(context)
+    choices = ", ".join(known) if known else f"(none: cdk.json has no '{ENVIRONMENTS_CONTEXT_KEY}')"
+    if not isinstance(env_name, str) or not env_name:
+        raise ConfigurationError(
+            f"No environment chosen: pass -c {ENV_NAME_CONTEXT_KEY}=<name>. "
+            f"Known environments: {choices}"
+        )
+    if env_name not in known:
+        raise ConfigurationError(f"Unknown environment {env_name!r}. Known environments: {choices}")
+    raw = context[ENVIRONMENTS_CONTEXT_KEY][env_name]
+    if not isinstance(raw, Mapping):
+        raise ConfigurationError(f"Environment {env_name!r} in cdk.json must be an object")
+    try:
+        return EnvironmentConfig.model_validate({**raw, "name": env_name})
+    except ValidationError as error:
+        raise ConfigurationError(
+            f"Invalid settings for environment {env_name!r}:\n{error}"
+        ) from error

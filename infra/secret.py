@@ -1,0 +1,61 @@
+"""The Secrets Manager secret holding the ProxStop API key: created, or imported by name."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_secretsmanager as secretsmanager
+from constructs import Construct
+
+from infra.config import SecretConfig
+from infra.nag import acknowledge
+
+# What a freshly created secret holds until the operator puts the real key in (the function
+# accepts the bare key or this JSON shape). ProxStop rejects it, so nothing works by accident.
+PLACEHOLDER_SECRET_STRING = '{"apiKey": "REPLACE_WITH_PROXSTOP_API_KEY"}'  # noqa: S105
+
+
+class ApiKeySecret(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: SecretConfig,
+        removal_policy: cdk.RemovalPolicy,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.created = config.create
+        if config.create:
+            created = secretsmanager.Secret(
+                self,
+                "Secret",
+                secret_name=config.name,
+                description="ProxStop API key for the telephone-status function "
+                '(bare key or {"apiKey": "..."})',
+                secret_string_value=cdk.SecretValue.unsafe_plain_text(PLACEHOLDER_SECRET_STRING),
+                removal_policy=removal_policy,
+            )
+            acknowledge(
+                created,
+                (
+                    "AwsSolutions-SMG4",
+                    "a vendor-issued ProxStop API key: it is rotated by hand in the ProxStop "
+                    "account and then put here; Secrets Manager cannot rotate it",
+                ),
+            )
+            self.secret: secretsmanager.ISecret = created
+            # The full ARN: no lookup by name at run time, and no ambiguity.
+            self.secret_id_for_function = created.secret_arn
+        else:
+            # Partial ARN: grant_read then allows "<name>-??????", the random suffix AWS adds.
+            self.secret = secretsmanager.Secret.from_secret_name_v2(self, "Secret", config.name)
+            self.secret_id_for_function = config.name
+
+    @property
+    def secret_arn(self) -> str:
+        return self.secret.secret_arn
+
+    def grant_read(self, grantee: iam.IGrantable) -> None:
+        # GetSecretValue (and DescribeSecret) on this secret only.
+        self.secret.grant_read(grantee)

@@ -1,0 +1,67 @@
+"""One stack per environment: secret, attempts table, function, API, monitoring."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from constructs import Construct
+
+from infra.api import TelephoneStatusApi
+from infra.config import EnvironmentConfig
+from infra.function import TelephoneStatusFunction
+from infra.monitoring import Monitoring
+from infra.retention import removal_policy
+from infra.secret import ApiKeySecret
+from infra.table import AttemptsTable
+
+
+class TelephoneStatusStack(cdk.Stack):
+    def __init__(
+        self,
+        scope: Construct,
+        *,
+        config: EnvironmentConfig,
+        env: cdk.Environment | None = None,
+    ) -> None:
+        super().__init__(
+            scope,
+            config.stack_name,
+            env=env,
+            description=f"Telephone Status API wrapping ProxStop telephonestatus ({config.name})",
+            # Retained environments hold data and a key someone put in by hand.
+            termination_protection=config.is_retained,
+        )
+        self.config = config
+        cdk.Tags.of(self).add("project", "telephone-status")
+        cdk.Tags.of(self).add("environment", config.name)
+
+        self.secret = ApiKeySecret(
+            self, "ApiKeySecret", config=config.secret, removal_policy=removal_policy(config)
+        )
+        self.attempts = AttemptsTable(self, "Attempts", removal_policy=removal_policy(config))
+        self.function = TelephoneStatusFunction(
+            self, "TelephoneStatus", config=config, secret=self.secret, table=self.attempts
+        )
+        self.api = TelephoneStatusApi(self, "Api", config=config, function=self.function.function)
+        self.monitoring = Monitoring(
+            self,
+            "Monitoring",
+            config=config,
+            function=self.function.function,
+            stage=self.api.stage,
+        )
+
+        outputs = {
+            "ApiUrl": (self.api.url, "The endpoint clients call (GET or POST)"),
+            "FunctionName": (self.function.function.function_name, "The Lambda function"),
+            "SecretArn": (self.secret.secret_arn, "Put the ProxStop API key in this secret"),
+            "TableName": (self.attempts.table.table_name, "PIN attempt counters"),
+            "DashboardUrl": (self.monitoring.dashboard_url, "CloudWatch dashboard"),
+            "AlarmTopicArn": (self.monitoring.topic.topic_arn, "Subscribe to receive alarms"),
+        }
+        if self.api.api_key is not None:
+            outputs["ApiKeyId"] = (
+                self.api.api_key.key_id,
+                "aws apigateway get-api-key --include-value --api-key <id> shows the key",
+            )
+        for output_id, (value, description) in outputs.items():
+            cdk.CfnOutput(self, output_id, value=value, description=description)

@@ -1,0 +1,47 @@
+"""The DynamoDB table counting PIN checks per reference id (SPEC §6)."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from constructs import Construct
+
+from infra.nag import acknowledge
+
+# Fixed by SPEC §6 so that tools outside the code can read the table.
+PARTITION_KEY = "referenceId"
+TTL_ATTRIBUTE = "expiresAt"
+
+
+class AttemptsTable(Construct):
+    def __init__(
+        self, scope: Construct, construct_id: str, *, removal_policy: cdk.RemovalPolicy
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.table = dynamodb.Table(
+            self,
+            "Table",
+            partition_key=dynamodb.Attribute(
+                name=PARTITION_KEY, type=dynamodb.AttributeType.STRING
+            ),
+            # On-demand: traffic is spiky and small; no capacity to plan or alarm on.
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            time_to_live_attribute=TTL_ATTRIBUTE,
+            deletion_protection=removal_policy == cdk.RemovalPolicy.RETAIN,
+            removal_policy=removal_policy,
+        )
+        acknowledge(
+            self.table,
+            (
+                "AwsSolutions-DDB3",
+                "the table only holds PIN-attempt counters that expire after 24 hours; "
+                "restoring old counters has no value (and could lock users out)",
+            ),
+        )
+
+    def grant_update_item(self, grantee: iam.IGrantable) -> None:
+        # The counter is one atomic UpdateItem (ADD attempts, set expiresAt); nothing else.
+        iam.Grant.add_to_principal(
+            grantee=grantee, actions=["dynamodb:UpdateItem"], resource_arns=[self.table.table_arn]
+        )

@@ -1,0 +1,106 @@
+"""cdk.json environments and their validation (no synthesis needed)."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from infra.config import (
+    API_GATEWAY_INTEGRATION_TIMEOUT_SECONDS,
+    ConfigurationError,
+    cdk_json_context,
+    known_environment_names,
+    load_environment,
+)
+
+pytestmark = pytest.mark.xdist_group("infra")
+
+
+@pytest.fixture
+def context() -> dict[str, Any]:
+    return copy.deepcopy(cdk_json_context())
+
+
+def with_dev_setting(context: dict[str, Any], key: str, value: object) -> dict[str, Any]:
+    context["environments"]["dev"][key] = value
+    return context
+
+
+def test_cdk_json_defines_dev_and_prod(context: dict[str, Any]) -> None:
+    assert {"dev", "prod"} <= set(known_environment_names(context))
+
+
+def test_every_environment_in_cdk_json_is_valid(context: dict[str, Any]) -> None:
+    for name in known_environment_names(context):
+        config = load_environment(context, name)
+        assert config.name == name
+        assert config.stack_name == f"TelephoneStatus-{name}"
+        assert config.timeout_seconds < API_GATEWAY_INTEGRATION_TIMEOUT_SECONDS
+
+
+def test_environments_differ_where_they_should(context: dict[str, Any]) -> None:
+    dev = load_environment(context, "dev")
+    prod = load_environment(context, "prod")
+    assert dev.reserved_concurrency is None
+    assert prod.reserved_concurrency is not None
+    assert prod.is_retained
+    assert not dev.is_retained
+    assert prod.waf.enabled
+    assert prod.api_key.enabled
+    assert "*" not in prod.cors_allow_origins
+    assert all(origin.startswith("https://") for origin in prod.cors_allow_origins)
+
+
+def test_unknown_environment_lists_the_known_ones(context: dict[str, Any]) -> None:
+    with pytest.raises(ConfigurationError, match=r"Unknown environment 'qa'") as raised:
+        load_environment(context, "qa")
+    known = ", ".join(known_environment_names(context))
+    assert f"Known environments: {known}" in str(raised.value)
+    assert "dev" in known
+    assert "prod" in known
+
+
+@pytest.mark.parametrize("missing", [None, ""])
+def test_missing_environment_tells_how_to_choose(context: dict[str, Any], missing: object) -> None:
+    with pytest.raises(ConfigurationError, match=r"-c env=<name>\. Known environments: dev, "):
+        load_environment(context, missing)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("timeoutSeconds", API_GATEWAY_INTEGRATION_TIMEOUT_SECONDS, "timeoutSeconds"),
+        ("corsAllowOrigins", ["*"], "is not an origin"),
+        ("corsAllowOrigins", [], "corsAllowOrigins"),
+        ("logRetentionDays", 10, "must be one of"),
+        ("alarmEmail", "ops-at-example.com", "is not an e-mail address"),
+        ("proxstopApiUrl", "http://api.proxstop.com", "https://"),
+        ("proxstopFormat", "yaml", "proxstopFormat"),
+        ("throttlingBurstLimit", 1, "at least throttlingRateLimit"),
+        ("memmorySize", 512, "Extra inputs are not permitted"),
+    ],
+)
+def test_invalid_settings_are_rejected_with_the_field_named(
+    context: dict[str, Any], key: str, value: object, message: str
+) -> None:
+    with pytest.raises(ConfigurationError, match=message) as raised:
+        load_environment(with_dev_setting(context, key, value), "dev")
+    assert "'dev'" in str(raised.value)
+
+
+def test_secret_must_be_a_name_not_an_arn(context: dict[str, Any]) -> None:
+    arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:proxstop-AbCdEf"
+    context["environments"]["dev"]["secret"] = {"name": arn, "create": False}
+    with pytest.raises(ConfigurationError, match="not an ARN"):
+        load_environment(context, "dev")
+
+
+def test_create_app_rejects_an_unknown_environment_before_building_anything() -> None:
+    from infra.app import create_app  # noqa: PLC0415 (starts jsii; keep the other tests light)
+
+    with pytest.raises(ConfigurationError, match=r"Unknown environment 'staging'.*dev, "):
+        create_app(extra_context={"env": "staging"})
+    with pytest.raises(ConfigurationError, match="No environment chosen"):
+        create_app()

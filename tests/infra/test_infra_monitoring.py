@@ -1,0 +1,151 @@
+"""Alarms on the right metrics, all to one encrypted SNS topic, and the dashboard."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from tests.infra.infra_synth import FUNCTION_LOGICAL_ID, SynthesizedEnvironment, get_att, ref
+
+pytestmark = pytest.mark.xdist_group("infra")
+
+CUSTOM_NAMESPACE = "TelephoneStatus"
+SERVICE_DIMENSION = [{"Name": "service", "Value": "telephone-status"}]
+
+
+def alarms_by_suffix(env: SynthesizedEnvironment) -> dict[str, dict[str, Any]]:
+    prefix = f"telephone-status-{env.config.name}-"
+    alarms = {}
+    for alarm in env.resources_of_type("AWS::CloudWatch::Alarm").values():
+        name = alarm["Properties"]["AlarmName"]
+        assert name.startswith(prefix), name
+        alarms[name.removeprefix(prefix)] = alarm["Properties"]
+    return alarms
+
+
+def flatten_join(value: Any) -> str:
+    """Render an Fn::Join of strings and intrinsics as text, for searching."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and "Fn::Join" in value:
+        separator, parts = value["Fn::Join"]
+        return str(separator).join(flatten_join(part) for part in parts)
+    return json.dumps(value)
+
+
+def test_at_least_six_alarms_all_wired_to_the_one_topic(env: SynthesizedEnvironment) -> None:
+    topic_id, _ = env.only("AWS::SNS::Topic")
+    alarms = alarms_by_suffix(env)
+    assert len(alarms) >= 6
+    for name, alarm in alarms.items():
+        assert alarm["AlarmActions"] == [ref(topic_id)], name
+        assert alarm["OKActions"] == [ref(topic_id)], name
+        assert alarm["TreatMissingData"] == "notBreaching", name
+        assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold", name
+
+
+def test_function_alarms_watch_the_function(env: SynthesizedEnvironment) -> None:
+    alarms = alarms_by_suffix(env)
+    function_dimension = [{"Name": "FunctionName", "Value": ref(FUNCTION_LOGICAL_ID)}]
+    for suffix, metric in (("function-errors", "Errors"), ("function-throttles", "Throttles")):
+        alarm = alarms[suffix]
+        assert (alarm["Namespace"], alarm["MetricName"]) == ("AWS/Lambda", metric)
+        assert alarm["Dimensions"] == function_dimension
+        assert alarm["Statistic"] == "Sum"
+        assert alarm["Threshold"] == 1
+    duration = alarms["function-duration-near-timeout"]
+    assert (duration["Namespace"], duration["MetricName"]) == ("AWS/Lambda", "Duration")
+    assert duration["Dimensions"] == function_dimension
+    timeout_ms = env.config.timeout_seconds * 1000
+    assert 0.5 * timeout_ms <= duration["Threshold"] < timeout_ms
+
+
+def test_api_alarms_watch_this_stage(env: SynthesizedEnvironment) -> None:
+    stage_id, _ = env.only("AWS::ApiGateway::Stage")
+    stage_dimensions = [
+        {"Name": "ApiName", "Value": f"telephone-status-{env.config.name}"},
+        {"Name": "Stage", "Value": ref(stage_id)},
+    ]
+    alarms = alarms_by_suffix(env)
+    latency = alarms["api-latency-p99"]
+    assert (latency["Namespace"], latency["MetricName"]) == ("AWS/ApiGateway", "Latency")
+    assert latency["ExtendedStatistic"] == "p99"
+    assert latency["Dimensions"] == stage_dimensions
+    assert latency["Threshold"] == env.config.alarms.api_p99_latency_ms
+
+    server_errors = alarms["api-5xx-rate"]
+    [expression, metric] = server_errors["Metrics"]
+    assert expression["Expression"] == "100 * serverErrorRate"
+    stat = metric["MetricStat"]
+    assert stat["Metric"]["MetricName"] == "5XXError"
+    assert stat["Metric"]["Namespace"] == "AWS/ApiGateway"
+    assert stat["Metric"]["Dimensions"] == stage_dimensions
+    assert stat["Stat"] == "Average"  # the share of requests that failed
+    assert server_errors["Threshold"] == env.config.alarms.api_server_error_rate_percent
+
+
+def test_upstream_alarms_watch_the_functions_custom_metrics(env: SynthesizedEnvironment) -> None:
+    alarms = alarms_by_suffix(env)
+    failures = alarms["upstream-failures"]
+    assert (failures["Namespace"], failures["MetricName"]) == (CUSTOM_NAMESPACE, "UpstreamFailures")
+    assert failures["Dimensions"] == SERVICE_DIMENSION
+    assert failures["Statistic"] == "Sum"
+    assert failures["Threshold"] == env.config.alarms.upstream_failures_per_5_minutes
+    rejected = alarms["upstream-rejected"]
+    assert (rejected["Namespace"], rejected["MetricName"]) == (CUSTOM_NAMESPACE, "UpstreamRejected")
+    assert rejected["Dimensions"] == SERVICE_DIMENSION
+    assert rejected["Threshold"] == 1  # any rejected key is worth a page
+
+
+def test_alarm_topic_is_encrypted_with_a_key_cloudwatch_may_use(
+    env: SynthesizedEnvironment,
+) -> None:
+    _, topic = env.only("AWS::SNS::Topic")
+    key_id, key = env.only("AWS::KMS::Key")
+    assert topic["Properties"]["KmsMasterKeyId"] == get_att(key_id, "Arn")
+    assert key["Properties"]["EnableKeyRotation"] is True
+    statements = key["Properties"]["KeyPolicy"]["Statement"]
+    assert any(
+        statement.get("Principal") == {"Service": "cloudwatch.amazonaws.com"}
+        and set(statement["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey*"}
+        for statement in statements
+    )
+    # Publishing only over TLS.
+    _, topic_policy = env.only("AWS::SNS::TopicPolicy")
+    [deny_insecure] = topic_policy["Properties"]["PolicyDocument"]["Statement"]
+    assert deny_insecure["Effect"] == "Deny"
+    assert deny_insecure["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def test_email_subscription_only_when_configured(env: SynthesizedEnvironment) -> None:
+    subscriptions = env.resources_of_type("AWS::SNS::Subscription")
+    if env.config.alarm_email is None:
+        assert subscriptions == {}
+    else:
+        [subscription] = subscriptions.values()
+        assert subscription["Properties"]["Protocol"] == "email"
+        assert subscription["Properties"]["Endpoint"] == env.config.alarm_email
+
+
+def test_dashboard_shows_api_function_and_upstream_metrics(env: SynthesizedEnvironment) -> None:
+    _, dashboard = env.only("AWS::CloudWatch::Dashboard")
+    assert dashboard["Properties"]["DashboardName"] == f"TelephoneStatus-{env.config.name}"
+    body = flatten_join(dashboard["Properties"]["DashboardBody"])
+    for metric in ("Count", "Latency", "4XXError", "5XXError"):
+        assert f'"AWS/ApiGateway","{metric}"' in body, metric
+    for metric in ("Errors", "Throttles", "Duration"):
+        assert f'"AWS/Lambda","{metric}"' in body, metric
+    for metric in (
+        "UpstreamLatency",
+        "UpstreamFailures",
+        "UpstreamRejected",
+        "CodeValid",
+        "CodeInvalid",
+        "AttemptLockouts",
+    ):
+        assert f'"{CUSTOM_NAMESPACE}","{metric}","service","telephone-status"' in body, metric
+    for percentile in ("p50", "p90", "p99"):
+        assert f'"stat":"{percentile}"' in body, percentile
+    assert '"type":"alarm"' in body
