@@ -77,7 +77,18 @@ class ApiKeyStore:
             raise InternalError(
                 reason=f"API key secret unavailable: {type(exc).__name__}"
             ) from None
-        key = extract_api_key(raw)
+        try:
+            key = extract_api_key(raw)
+        except InternalError as exc:
+            if self._last_key is None:
+                raise
+            # An operator's slip in the secret must not take down a working key.
+            self._next_fetch_after_failure = self._clock() + RETRY_AFTER_FAILURE_SECONDS
+            logger.warning(
+                "Secret holds no usable API key; keeping the cached one",
+                extra={"reason": exc.reason},
+            )
+            return self._last_key
         self._last_key = key
         return key
 

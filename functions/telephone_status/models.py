@@ -48,9 +48,8 @@ class TelephoneStatusRequest(BaseModel):
 
     @field_validator("code", mode="before")
     @classmethod
-    def _plain_pin(cls, value: object) -> str | None:
-        if value is None:
-            return None
+    def _plain_pin(cls, value: object) -> str:
+        # Only runs for a code that was sent: JSON null is not "no code".
         # bool is an int subclass: `true` must not become the PIN "1".
         if isinstance(value, int) and not isinstance(value, bool):
             value = str(value)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 from xml.etree.ElementTree import Element
@@ -27,6 +28,9 @@ INVALID_REFERENCE_CODE: Final = "INVALID_TELEREFERENCE"
 # written on separate lines; a newline outside a string is where it goes.
 _MISSING_COMMA: Final = re.compile(r'("|[0-9]|true|false|null|\}|\])([ \t\r]*\n\s*)(")')
 _INTEGER: Final = re.compile(r"[+-]?[0-9]{1,12}")
+# Stands for a field the upstream sent twice (or, in XML, with child elements):
+# no single value can be trusted, so it parses as no number at all.
+_UNUSABLE: Final = object()
 
 
 @dataclass(frozen=True)
@@ -86,22 +90,24 @@ def _json_fields(body: bytes) -> _Fields:
     document = _lenient_json(text)
     if not isinstance(document, dict):
         raise UpstreamBadResponse(reason="upstream JSON is not an object")
-    root = _lower_keys(document)
-    failed = root.get("failed")
+    response = document.get("response")
+    payload = response if isinstance(response, dict) else document
+    failed = document.get("failed")
+    if failed is None and isinstance(payload.get("failed"), dict):
+        failed = payload["failed"]  # <response><failed>… is read the same way in XML
     if failed is not None:
         if not isinstance(failed, dict):
             raise UpstreamBadResponse(reason="upstream `failed` is not an object")
-        return _Fields(failed=_lower_keys(failed), payload={})
-    response = root.get("response")
-    if isinstance(response, dict):
-        return _Fields(failed=None, payload=_lower_keys(response))
-    return _Fields(failed=None, payload=root)
+        return _Fields(failed=failed, payload={})
+    return _Fields(failed=None, payload=payload)
 
 
 def _lenient_json(text: str) -> Any:
     for candidate in (text, _MISSING_COMMA.sub(r"\1,\2\3", text)):
         try:
-            return json.loads(candidate, parse_constant=_reject_constant)
+            return json.loads(
+                candidate, parse_constant=_reject_constant, object_pairs_hook=_lowered_object
+            )
         except (ValueError, RecursionError):
             continue
     raise UpstreamBadResponse(reason="upstream JSON could not be parsed")
@@ -111,8 +117,13 @@ def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not JSON")
 
 
+def _lowered_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    return _fields_dict((key, value) for key, value in pairs)
+
+
 def _xml_fields(body: bytes) -> _Fields:
     try:
+        body = body.lstrip()  # expat refuses whitespace before the XML declaration
         # forbid_dtd: ProxStop sends no DTD; refusing one also stops entity bombs and XXE.
         root = fromstring(body, forbid_dtd=True, forbid_entities=True, forbid_external=True)
     except (ParseError, DefusedXmlException, ValueError, RecursionError):
@@ -133,11 +144,18 @@ def _child(element: Element, tag: str) -> Element | None:
 
 
 def _xml_children(element: Element) -> dict[str, Any]:
-    return {_tag(child): child.text for child in element}
+    return _fields_dict(
+        (_tag(child), child.text if len(child) == 0 else _UNUSABLE) for child in element
+    )
 
 
-def _lower_keys(mapping: dict[Any, Any]) -> dict[str, Any]:
-    return {str(key).lower(): value for key, value in mapping.items()}
+def _fields_dict(pairs: Iterable[tuple[str, Any]]) -> dict[str, Any]:
+    """Keys lower-cased; a key given twice (in any case) holds _UNUSABLE: fail closed."""
+    fields: dict[str, Any] = {}
+    for key, value in pairs:
+        name = key.lower()
+        fields[name] = _UNUSABLE if name in fields else value
+    return fields
 
 
 def _interpret(fields: _Fields) -> UpstreamAnswer | UpstreamFailure:

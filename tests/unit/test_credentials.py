@@ -1,0 +1,228 @@
+"""SPEC §2/§7: the API key store on top of Secrets Manager (Powertools SecretsProvider)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import cast
+
+import pytest
+from aws_lambda_powertools.utilities.parameters import SecretsProvider
+from telephone_status.credentials import (
+    FORCED_REFRESH_INTERVAL_SECONDS,
+    RETRY_AFTER_FAILURE_SECONDS,
+    ApiKeyStore,
+    extract_api_key,
+)
+from telephone_status.errors import InternalError
+
+SECRET_ID = "proxstop/api-key"
+MAX_AGE = 300
+
+
+@dataclass
+class Clock:
+    now: float = 1_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@dataclass
+class FakeSecrets:
+    """Stands in for SecretsProvider: returns `value`, or raises it when it is an exception."""
+
+    value: object = "key-1"
+    calls: list[tuple[str, int | None, bool]] = field(default_factory=list)
+
+    def get(self, name: str, max_age: int | None = None, force_fetch: bool = False) -> object:
+        self.calls.append((name, max_age, force_fetch))
+        if isinstance(self.value, BaseException):
+            raise self.value
+        return self.value
+
+
+class GetParameterError(Exception):
+    """What Powertools raises for any SDK failure (the name is all that matters here)."""
+
+
+def make_store(secrets: FakeSecrets, clock: Clock) -> ApiKeyStore:
+    return ApiKeyStore(SECRET_ID, MAX_AGE, cast(SecretsProvider, secrets), clock=clock)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def secrets() -> FakeSecrets:
+    return FakeSecrets()
+
+
+# --- the secret string -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "098f6bcd4621d373cade4e832627b4f6",
+        " 098f6bcd4621d373cade4e832627b4f6\n",
+        '{"apiKey": "098f6bcd4621d373cade4e832627b4f6"}',
+        '  {"apiKey": " 098f6bcd4621d373cade4e832627b4f6 ", "note": "rotated"}\n',
+        b"098f6bcd4621d373cade4e832627b4f6",
+        b'{"apiKey": "098f6bcd4621d373cade4e832627b4f6"}',
+    ],
+    ids=["bare", "bare-padded", "json", "json-padded-extra", "bytes", "bytes-json"],
+)
+def test_key_is_extracted_from_bare_json_or_bytes_secret(raw: str | bytes) -> None:
+    assert extract_api_key(raw) == "098f6bcd4621d373cade4e832627b4f6"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "",
+        "   \n",
+        b"",
+        "{}",
+        '{"key": "s3cr3t-value"}',
+        '{"apikey": "s3cr3t-value"}',
+        '{"apiKey": ""}',
+        '{"apiKey": "   "}',
+        '{"apiKey": null}',
+        '{"apiKey": 12345}',
+        '{"apiKey": ["s3cr3t-value"]}',
+        '{"apiKey": "s3cr3t-value"',
+        None,
+        {"apiKey": "s3cr3t-value"},
+    ],
+    ids=repr,
+)
+def test_secret_without_a_usable_key_is_an_internal_error(raw: object) -> None:
+    with pytest.raises(InternalError) as info:
+        extract_api_key(raw)
+    # Whatever the secret held never reaches the error (it is logged as the reason).
+    assert "s3cr3t" not in f"{info.value} {info.value.reason} {info.value.detail}"
+
+
+# --- ApiKeyStore.current -----------------------------------------------------------------
+
+
+def test_current_reads_the_secret_through_the_provider_cache(
+    secrets: FakeSecrets, clock: Clock
+) -> None:
+    secrets.value = '{"apiKey": "key-1"}'
+    assert make_store(secrets, clock).current() == "key-1"
+    assert secrets.calls == [(SECRET_ID, MAX_AGE, False)]
+
+
+def test_each_current_call_defers_to_the_provider_cache_when_healthy(
+    secrets: FakeSecrets, clock: Clock
+) -> None:
+    store = make_store(secrets, clock)
+    store.current()
+    secrets.value = "key-2"  # the provider's own max_age cache decides when this shows
+    assert store.current() == "key-2"
+    assert [force for _, _, force in secrets.calls] == [False, False]
+
+
+def test_fetch_failure_with_a_cached_key_keeps_the_key_and_backs_off_for_30_s(
+    secrets: FakeSecrets, clock: Clock
+) -> None:
+    assert RETRY_AFTER_FAILURE_SECONDS == 30
+    store = make_store(secrets, clock)
+    assert store.current() == "key-1"
+    secrets.value = GetParameterError("AccessDenied for arn:aws:secretsmanager:...")
+    assert store.current() == "key-1"
+    assert len(secrets.calls) == 2
+    for _ in range(5):
+        clock.advance(5.9)  # 29.5 s in all
+        assert store.current() == "key-1"
+    assert len(secrets.calls) == 2, "Secrets Manager asked again inside the 30 s back-off"
+    secrets.value = "key-2"
+    clock.advance(0.6)
+    assert store.current() == "key-2"
+    assert len(secrets.calls) == 3
+
+
+def test_fetch_failure_with_no_key_is_an_internal_error(secrets: FakeSecrets, clock: Clock) -> None:
+    secrets.value = GetParameterError("ResourceNotFoundException: s3cr3t-name")
+    store = make_store(secrets, clock)
+    with pytest.raises(InternalError) as info:
+        store.current()
+    assert info.value.status == 500
+    assert "s3cr3t" not in f"{info.value} {info.value.reason} {info.value.detail}"
+    secrets.value = "key-1"  # once Secrets Manager is back, the key is served
+    assert store.current() == "key-1"
+
+
+def test_unusable_secret_with_no_key_is_an_internal_error(
+    secrets: FakeSecrets, clock: Clock
+) -> None:
+    secrets.value = '{"apiKey": ""}'
+    with pytest.raises(InternalError):
+        make_store(secrets, clock).current()
+
+
+# --- ApiKeyStore.refresh_after_rejection -------------------------------------------------
+
+
+def test_refresh_bypasses_the_cache_and_reports_a_changed_key(
+    secrets: FakeSecrets, clock: Clock
+) -> None:
+    store = make_store(secrets, clock)
+    store.current()
+    secrets.value = "key-2"
+    assert store.refresh_after_rejection() is True
+    assert secrets.calls[-1] == (SECRET_ID, MAX_AGE, True)
+    assert store.current() == "key-2"
+
+
+def test_refresh_reports_an_unchanged_key(secrets: FakeSecrets, clock: Clock) -> None:
+    store = make_store(secrets, clock)
+    store.current()
+    assert store.refresh_after_rejection() is False
+    assert secrets.calls[-1] == (SECRET_ID, MAX_AGE, True)
+
+
+def test_forced_refresh_happens_at_most_once_a_minute(secrets: FakeSecrets, clock: Clock) -> None:
+    assert FORCED_REFRESH_INTERVAL_SECONDS == 60
+    store = make_store(secrets, clock)
+    store.current()
+    assert store.refresh_after_rejection() is False
+    forced_before = sum(force for _, _, force in secrets.calls)
+    secrets.value = "key-2"
+    for _ in range(10):
+        clock.advance(5.9)  # 59 s in all
+        assert store.refresh_after_rejection() is False
+    assert sum(force for _, _, force in secrets.calls) == forced_before
+    clock.advance(1.0)
+    assert store.refresh_after_rejection() is True
+    assert sum(force for _, _, force in secrets.calls) == forced_before + 1
+
+
+def test_failed_forced_refresh_is_not_a_change_and_still_counts_against_the_minute(
+    secrets: FakeSecrets, clock: Clock
+) -> None:
+    store = make_store(secrets, clock)
+    store.current()
+    secrets.value = GetParameterError("throttled")
+    assert store.refresh_after_rejection() is False
+    assert store.current() == "key-1"
+    secrets.value = "key-2"
+    clock.advance(30.0)
+    assert store.refresh_after_rejection() is False  # inside the minute: not forced again
+    assert [force for _, _, force in secrets.calls].count(True) == 1
+
+
+def test_refresh_with_an_unusable_new_secret_is_not_a_change(
+    secrets: FakeSecrets, clock: Clock
+) -> None:
+    store = make_store(secrets, clock)
+    store.current()
+    secrets.value = "{}"
+    assert store.refresh_after_rejection() is False
+    assert secrets.calls[-1] == (SECRET_ID, MAX_AGE, True)

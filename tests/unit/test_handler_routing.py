@@ -1,0 +1,384 @@
+"""SPEC §2/§5: the Lambda handler on paths that never reach AWS or the upstream.
+
+AWS_ENDPOINT_URL points at a closed local port, so a stray AWS call fails instead of
+reaching anything real.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, cast
+
+import boto3
+import pytest
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from telephone_status import service
+from telephone_status.handler import lambda_handler
+from telephone_status.observability import logger
+
+ROUTE = "/v1/telephone-status"
+RID = "97A677DD3E0A42B8EA58D93D05BAC89F"
+PIN = "73195"
+ALLOWED_ORIGIN = "https://app.example.com"
+FOREIGN_ORIGIN = "https://evil.example.net"
+# observability.py silences this at import; pytest restores warning filters per test.
+pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
+
+APIGW_REQUEST_ID = "c6af9ac6-7b61-11e6-9a41-93e8deadbeef"
+LAMBDA_REQUEST_ID = "0f6c3e1a-lambda-request-id"
+
+
+@dataclass
+class FakeContext:
+    aws_request_id: str = LAMBDA_REQUEST_ID
+    function_name: str = "telephone-status"
+    function_version: str = "$LATEST"
+    memory_limit_in_mb: int = 256
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:telephone-status"
+    log_group_name: str = "/aws/lambda/telephone-status"
+    log_stream_name: str = "2024/01/01/[$LATEST]abc"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 10_000
+
+
+def make_event(
+    method: str = "GET",
+    path: str = ROUTE,
+    *,
+    query: dict[str, str] | None = None,
+    body: str | None = None,
+    headers: dict[str, str] | None = None,
+    request_id: str | None = APIGW_REQUEST_ID,
+) -> dict[str, Any]:
+    headers = headers or {}
+    request_context: dict[str, Any] = {
+        "resourcePath": ROUTE,
+        "httpMethod": method,
+        "path": f"/dev{path}",
+        "stage": "dev",
+        "identity": {"sourceIp": "192.0.2.1"},
+    }
+    if request_id is not None:
+        request_context["requestId"] = request_id
+    return {
+        "resource": ROUTE,
+        "path": path,
+        "httpMethod": method,
+        "headers": headers,
+        "multiValueHeaders": {name: [value] for name, value in headers.items()},
+        "queryStringParameters": query,
+        "multiValueQueryStringParameters": {k: [v] for k, v in query.items()} if query else None,
+        "pathParameters": None,
+        "stageVariables": None,
+        "body": body,
+        "isBase64Encoded": False,
+        "requestContext": request_context,
+    }
+
+
+def invoke(event: dict[str, Any]) -> dict[str, Any]:
+    result: dict[str, Any] = lambda_handler(event, cast(LambdaContext, FakeContext()))
+    return result
+
+
+def headers_of(result: dict[str, Any]) -> dict[str, str]:
+    """Response headers, lower-cased names, whichever of the two maps carries them."""
+    found = {name.lower(): str(value) for name, value in (result.get("headers") or {}).items()}
+    for name, values in (result.get("multiValueHeaders") or {}).items():
+        found[name.lower()] = ", ".join(values)
+    return found
+
+
+def problem_of(result: dict[str, Any]) -> dict[str, Any]:
+    assert headers_of(result)["content-type"] == "application/problem+json"
+    body: dict[str, Any] = json.loads(result["body"])
+    assert body["status"] == result["statusCode"]
+    assert body["type"] == "about:blank"
+    assert body["title"]
+    assert body["detail"]
+    return body
+
+
+@pytest.fixture(scope="module")
+def shared_session() -> boto3.session.Session:
+    return boto3.session.Session(region_name="us-east-1")
+
+
+@pytest.fixture(autouse=True)
+def environment(
+    monkeypatch: pytest.MonkeyPatch, shared_session: boto3.session.Session
+) -> Iterator[None]:
+    for name in (
+        "PROXSTOP_API_URL",
+        "PROXSTOP_FORMAT",
+        "ATTEMPTS_TABLE_NAME",
+        "MAX_CODE_ATTEMPTS",
+        "SECRET_MAX_AGE_SECONDS",
+        "POWERTOOLS_LOGGER_LOG_EVENT",
+        "POWERTOOLS_DEV",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("PROXSTOP_SECRET_ID", "proxstop/api-key")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("CORS_ALLOW_ORIGINS", f"{ALLOWED_ORIGIN},http://localhost:3000")
+    # Speed only: one real boto3 session for the module, so that each cold start does not
+    # reload botocore's service models (clients are still built per cold start, for real).
+    monkeypatch.setattr(boto3.session, "Session", lambda *_, **__: shared_session)
+    service.reset_cold_start_state()
+    yield
+    service.reset_cold_start_state()
+
+
+class _CurrentStdout:
+    """Writes to whatever sys.stdout is at the time (capsys' buffer during a test)."""
+
+    def write(self, text: str) -> int:
+        return sys.stdout.write(text)
+
+    def flush(self) -> None:
+        sys.stdout.flush()
+
+
+@pytest.fixture
+def log_lines(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Returns a function giving the JSON log lines written so far."""
+    # The Powertools handler keeps the stdout it saw at import, which capsys does not see.
+    monkeypatch.setattr(logger.registered_handler, "stream", _CurrentStdout())
+
+    def read() -> list[dict[str, Any]]:
+        out = capsys.readouterr().out
+        return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+
+    return read
+
+
+# --- 400 ---------------------------------------------------------------------------------
+
+INVALID_REQUESTS = [
+    pytest.param(
+        make_event(query={"referenceId": RID[:31], "code": PIN}), ["referenceId"], id="get"
+    ),
+    pytest.param(
+        make_event(
+            "POST",
+            body=json.dumps({"referenceId": RID, "code": "0" + PIN}),
+            headers={"Content-Type": "application/json"},
+        ),
+        ["code"],
+        id="post-json-bad-pin",
+    ),
+    pytest.param(
+        make_event(
+            "POST",
+            body=f"referenceId={RID}&pin={PIN}",
+            headers={"content-type": "application/x-www-form-urlencoded"},
+        ),
+        ["pin"],
+        id="post-form-unknown-field",
+    ),
+    pytest.param(
+        make_event(
+            "POST", body=f"referenceId={RID}&code={PIN}", headers={"Content-Type": "text/plain"}
+        ),
+        ["Content-Type"],
+        id="post-text-plain",
+    ),
+    pytest.param(make_event(query={"code": PIN}), ["referenceId"], id="get-missing-reference"),
+]
+
+
+@pytest.mark.parametrize(("event", "fields"), INVALID_REQUESTS)
+def test_invalid_request_is_a_400_problem_with_field_errors(
+    event: dict[str, Any], fields: list[str], log_lines: Any
+) -> None:
+    result = invoke(event)
+    assert result["statusCode"] == 400
+    problem = problem_of(result)
+    assert problem["code"] == "INVALID_REQUEST"
+    assert problem["requestId"] == APIGW_REQUEST_ID
+    assert [error["field"] for error in problem["errors"]] == fields
+    assert all(set(error) == {"field", "message"} for error in problem["errors"])
+    # The PIN is in neither the response nor any log line.
+    assert PIN not in result["body"]
+    lines = log_lines()
+    assert lines, "the handler logs as JSON on stdout"
+    assert all(PIN not in json.dumps(line) for line in lines)
+    assert any(line.get("errorCode") == "INVALID_REQUEST" for line in lines)
+
+
+@pytest.mark.parametrize("request_context", [{"stage": "dev"}, {"requestId": ""}, None])
+def test_request_id_falls_back_to_the_lambda_request_id(request_context: Any) -> None:
+    event = make_event(query={"referenceId": "nope"})
+    if request_context is None:
+        del event["requestContext"]
+    else:
+        event["requestContext"] = request_context
+    result = invoke(event)
+    assert result["statusCode"] == 400
+    assert problem_of(result)["requestId"] == LAMBDA_REQUEST_ID
+
+
+def test_validation_comes_before_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PROXSTOP_SECRET_ID")
+    service.reset_cold_start_state()
+    result = invoke(make_event(query={"referenceId": "nope"}))
+    assert result["statusCode"] == 400
+    assert problem_of(result)["code"] == "INVALID_REQUEST"
+
+
+# --- 404 / 405 ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/"),
+        ("GET", "/v1"),
+        ("GET", "/v1/telephone-status/extra"),
+        ("GET", "/v2/telephone-status"),
+        ("POST", "/telephonestatus.json"),
+        ("GET", "/v1/TELEPHONE-STATUS"),
+    ],
+)
+def test_unknown_path_is_a_404_not_found(method: str, path: str) -> None:
+    result = invoke(make_event(method, path, query={"referenceId": RID}))
+    assert result["statusCode"] == 404
+    problem = problem_of(result)
+    assert problem["code"] == "NOT_FOUND"
+    assert problem["requestId"] == APIGW_REQUEST_ID
+    assert "errors" not in problem
+
+
+@pytest.mark.parametrize("method", ["DELETE", "PUT", "PATCH", "HEAD"])
+def test_other_methods_are_a_405_with_allow(method: str) -> None:
+    result = invoke(make_event(method, query={"referenceId": RID}))
+    assert result["statusCode"] == 405
+    assert problem_of(result)["code"] == "METHOD_NOT_ALLOWED"
+    allowed = {m.strip() for m in headers_of(result)["allow"].split(",")}
+    assert allowed == {"GET", "POST", "OPTIONS"}
+
+
+# --- CORS --------------------------------------------------------------------------------
+
+
+def preflight(origin: str) -> dict[str, Any]:
+    return make_event(
+        "OPTIONS",
+        headers={
+            "Origin": origin,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type",
+        },
+    )
+
+
+@pytest.mark.parametrize("origin", [ALLOWED_ORIGIN, "http://localhost:3000"])
+def test_preflight_from_an_allowed_origin_is_granted(origin: str) -> None:
+    result = invoke(preflight(origin))
+    assert result["statusCode"] == 204
+    assert not result["body"]
+    headers = headers_of(result)
+    assert headers["access-control-allow-origin"] == origin
+    assert "POST" in headers["access-control-allow-methods"]
+    assert "GET" in headers["access-control-allow-methods"]
+    assert "content-type" in headers["access-control-allow-headers"].lower()
+    assert "origin" in headers["vary"].lower()
+
+
+@pytest.mark.parametrize(
+    "origin", [FOREIGN_ORIGIN, "https://app.example.com.evil.net", "http://app.example.com", "null"]
+)
+def test_preflight_from_a_foreign_origin_gets_no_cors_grant(origin: str) -> None:
+    result = invoke(preflight(origin))
+    assert not any(name.startswith("access-control-") for name in headers_of(result))
+
+
+def test_error_responses_carry_the_cors_grant_for_an_allowed_origin() -> None:
+    result = invoke(make_event(query={"referenceId": "nope"}, headers={"Origin": ALLOWED_ORIGIN}))
+    assert result["statusCode"] == 400
+    assert headers_of(result)["access-control-allow-origin"] == ALLOWED_ORIGIN
+
+
+def test_error_responses_carry_no_cors_grant_for_a_foreign_origin() -> None:
+    result = invoke(make_event(query={"referenceId": "nope"}, headers={"Origin": FOREIGN_ORIGIN}))
+    assert result["statusCode"] == 400
+    assert not any(name.startswith("access-control-") for name in headers_of(result))
+
+
+def test_wildcard_allow_list_grants_any_origin(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CORS_ALLOW_ORIGINS", "*")
+    service.reset_cold_start_state()
+    result = invoke(preflight(FOREIGN_ORIGIN))
+    assert result["statusCode"] == 204
+    assert headers_of(result)["access-control-allow-origin"] == "*"
+
+
+# --- headers on every response -----------------------------------------------------------
+
+EVERY_KIND_OF_RESPONSE = [
+    pytest.param(make_event(query={"referenceId": "nope"}), id="400"),
+    pytest.param(make_event("GET", "/nowhere"), id="404"),
+    pytest.param(make_event("DELETE"), id="405"),
+    pytest.param(preflight(ALLOWED_ORIGIN), id="204-preflight"),
+    pytest.param(preflight(FOREIGN_ORIGIN), id="preflight-foreign"),
+]
+
+
+@pytest.mark.parametrize("event", EVERY_KIND_OF_RESPONSE)
+def test_every_response_has_cache_control_no_store(event: dict[str, Any]) -> None:
+    assert headers_of(invoke(event))["cache-control"] == "no-store"
+
+
+def test_500_has_cache_control_no_store(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PROXSTOP_SECRET_ID")
+    service.reset_cold_start_state()
+    assert headers_of(invoke(make_event(query={"referenceId": RID})))["cache-control"] == "no-store"
+
+
+# --- misconfiguration --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("PROXSTOP_SECRET_ID", None),
+        ("PROXSTOP_SECRET_ID", ""),
+        ("PROXSTOP_FORMAT", "yaml"),
+        ("MAX_CODE_ATTEMPTS", "0"),
+        ("PROXSTOP_API_URL", "api.proxstop.com"),
+    ],
+)
+def test_misconfigured_environment_is_a_bare_500(
+    monkeypatch: pytest.MonkeyPatch, log_lines: Any, name: str, value: str | None
+) -> None:
+    if value is None:
+        monkeypatch.delenv(name)
+    else:
+        monkeypatch.setenv(name, value)
+    service.reset_cold_start_state()
+    event = make_event(
+        "POST",
+        body=json.dumps({"referenceId": RID, "code": PIN}),
+        headers={"Content-Type": "application/json"},
+    )
+    result = invoke(event)
+    assert result["statusCode"] == 500
+    problem = problem_of(result)
+    assert problem == {
+        "type": "about:blank",
+        "title": "Internal error",
+        "status": 500,
+        "code": "INTERNAL_ERROR",
+        "detail": "The request could not be processed.",
+        "requestId": APIGW_REQUEST_ID,
+    }
+    logged = json.dumps(log_lines())
+    for text in (result["body"], logged):
+        assert "Traceback" not in text
+        assert 'File "' not in text
+        assert PIN not in text

@@ -1,0 +1,147 @@
+"""SPEC §2: the function's configuration from environment variables."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+from telephone_status.settings import Settings
+
+SECRET = {"PROXSTOP_SECRET_ID": "proxstop/api-key"}
+
+
+def test_defaults() -> None:
+    settings = Settings.from_environment(SECRET)
+    assert settings.secret_id == "proxstop/api-key"
+    assert settings.api_url == "https://api.proxstop.com"
+    assert settings.upstream_format == "json"
+    assert settings.attempts_table_name is None
+    assert settings.max_code_attempts == 5
+    assert settings.secret_max_age_seconds == 300
+    assert settings.cors_allow_origins == ("*",)
+
+
+def test_every_variable_is_read() -> None:
+    settings = Settings.from_environment(
+        {
+            "PROXSTOP_SECRET_ID": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:k-AbCdEf",
+            "PROXSTOP_API_URL": "http://127.0.0.1:8080/proxstop/",
+            "PROXSTOP_FORMAT": "xml",
+            "ATTEMPTS_TABLE_NAME": "attempts-dev",
+            "MAX_CODE_ATTEMPTS": "3",
+            "SECRET_MAX_AGE_SECONDS": "60",
+            "CORS_ALLOW_ORIGINS": "https://app.example.com",
+            "UNRELATED": "ignored",
+        }
+    )
+    assert settings.model_dump() == {
+        "secret_id": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:k-AbCdEf",
+        "api_url": "http://127.0.0.1:8080/proxstop",  # trailing slash dropped: paths are appended
+        "upstream_format": "xml",
+        "attempts_table_name": "attempts-dev",
+        "max_code_attempts": 3,
+        "secret_max_age_seconds": 60,
+        "cors_allow_origins": ("https://app.example.com",),
+    }
+
+
+def test_reads_os_environ_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PROXSTOP_SECRET_ID", "from-env")
+    monkeypatch.setenv("PROXSTOP_FORMAT", "xml")
+    settings = Settings.from_environment()
+    assert (settings.secret_id, settings.upstream_format) == ("from-env", "xml")
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [("json", "json"), ("JSON", "json"), ("Xml", "xml"), (" xml ", "xml"), ("XML", "xml")],
+)
+def test_format_is_case_insensitive(given: str, expected: str) -> None:
+    assert Settings.from_environment({**SECRET, "PROXSTOP_FORMAT": given}).upstream_format == (
+        expected
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("PROXSTOP_FORMAT", "yaml"),
+        ("PROXSTOP_FORMAT", ""),
+        ("PROXSTOP_FORMAT", "json,xml"),
+        ("MAX_CODE_ATTEMPTS", "0"),
+        ("MAX_CODE_ATTEMPTS", "-1"),
+        ("MAX_CODE_ATTEMPTS", "abc"),
+        ("MAX_CODE_ATTEMPTS", "2.5"),
+        ("MAX_CODE_ATTEMPTS", ""),
+        ("SECRET_MAX_AGE_SECONDS", "-1"),
+        ("SECRET_MAX_AGE_SECONDS", "soon"),
+        ("PROXSTOP_API_URL", "api.proxstop.com"),
+        ("PROXSTOP_API_URL", "//api.proxstop.com"),
+        ("PROXSTOP_API_URL", "ftp://api.proxstop.com"),
+        ("PROXSTOP_API_URL", "https://api.proxstop.com?key=x"),
+        ("PROXSTOP_API_URL", "https://api.proxstop.com/?key=x"),
+        ("PROXSTOP_API_URL", ""),
+        ("PROXSTOP_SECRET_ID", ""),
+    ],
+)
+def test_invalid_values_are_rejected(name: str, value: str) -> None:
+    with pytest.raises(ValidationError) as info:
+        Settings.from_environment({**SECRET, name: value})
+    assert [error["loc"] for error in info.value.errors()] == [(name,)]
+
+
+def test_secret_id_is_required() -> None:
+    with pytest.raises(ValidationError) as info:
+        Settings.from_environment({"PROXSTOP_FORMAT": "json"})
+    assert [error["loc"] for error in info.value.errors()] == [("PROXSTOP_SECRET_ID",)]
+
+
+@pytest.mark.parametrize("value", ["1", "5", "1000"])
+def test_max_code_attempts_within_range(value: str) -> None:
+    settings = Settings.from_environment({**SECRET, "MAX_CODE_ATTEMPTS": value})
+    assert settings.max_code_attempts == int(value)
+
+
+def test_secret_max_age_zero_is_allowed() -> None:
+    assert (
+        Settings.from_environment({**SECRET, "SECRET_MAX_AGE_SECONDS": "0"}).secret_max_age_seconds
+        == 0
+    )
+
+
+@pytest.mark.parametrize("value", ["", "   ", "\t"])
+def test_blank_attempts_table_name_turns_the_limit_off(value: str) -> None:
+    assert (
+        Settings.from_environment({**SECRET, "ATTEMPTS_TABLE_NAME": value}).attempts_table_name
+        is None
+    )
+
+
+def test_attempts_table_name_is_trimmed() -> None:
+    settings = Settings.from_environment({**SECRET, "ATTEMPTS_TABLE_NAME": " attempts "})
+    assert settings.attempts_table_name == "attempts"
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("*", ("*",)),
+        ("https://a.example.com", ("https://a.example.com",)),
+        (
+            "https://a.example.com, https://b.example.com ,http://localhost:3000",
+            ("https://a.example.com", "https://b.example.com", "http://localhost:3000"),
+        ),
+        ("https://a.example.com,,", ("https://a.example.com",)),
+        ("", ()),
+    ],
+)
+def test_cors_allow_origins_is_a_comma_separated_list(
+    value: str, expected: tuple[str, ...]
+) -> None:
+    settings = Settings.from_environment({**SECRET, "CORS_ALLOW_ORIGINS": value})
+    assert settings.cors_allow_origins == expected
+
+
+def test_settings_are_frozen() -> None:
+    settings = Settings.from_environment(SECRET)
+    with pytest.raises(ValidationError):
+        settings.max_code_attempts = 1000  # type: ignore[misc]
