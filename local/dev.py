@@ -18,7 +18,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from types import FrameType
 from typing import Final, NoReturn
 
@@ -112,6 +112,42 @@ def _interrupt(signum: int, frame: FrameType | None) -> NoReturn:
     raise KeyboardInterrupt
 
 
+@contextlib.contextmanager
+def local_stack() -> Iterator[str | None]:
+    """Moto (+ the sandbox unless PROXSTOP_API_URL is set), provisioned, and the
+    function's environment in os.environ; yields the sandbox URL (None when not started)."""
+    with contextlib.ExitStack() as running:
+        moto = running.enter_context(start_moto())
+        user_api_url = os.environ.get("PROXSTOP_API_URL", "").strip()
+        sandbox_url: str | None = None
+        if user_api_url:
+            api_url = user_api_url
+            key = os.environ.get("PROXSTOP_API_KEY", DEFAULT_KEY)
+        else:
+            sandbox = running.enter_context(start_sandbox(0, DEFAULT_KEY))
+            api_url = sandbox_url = sandbox.url
+            key = DEFAULT_KEY
+        provision(
+            moto.endpoint_url,
+            secret_name=DEFAULT_SECRET_NAME,
+            secret_value=json.dumps({"apiKey": key}),
+            table_name=DEFAULT_TABLE_NAME,
+        )
+        for name in conflicting_aws_variables(os.environ):
+            del os.environ[name]
+        os.environ.update(
+            function_environment(
+                endpoint_url=moto.endpoint_url,
+                api_url=api_url,
+                secret_name=DEFAULT_SECRET_NAME,
+                table_name=DEFAULT_TABLE_NAME,
+                upstream_format=os.environ.get("PROXSTOP_FORMAT", "json"),
+                max_code_attempts=os.environ.get("MAX_CODE_ATTEMPTS", "5"),
+            )
+        )
+        yield sandbox_url
+
+
 def main() -> int:
     raw_port = os.environ.get("PORT", str(DEFAULT_PORT))
     if not raw_port.isdigit() or not 0 < int(raw_port) < 65536:
@@ -132,34 +168,7 @@ def main() -> int:
     with contextlib.ExitStack() as running:
         running.callback(api.server_close)
         try:
-            moto = running.enter_context(start_moto())
-            user_api_url = os.environ.get("PROXSTOP_API_URL", "").strip()
-            sandbox_url: str | None = None
-            if user_api_url:
-                api_url = user_api_url
-                key = os.environ.get("PROXSTOP_API_KEY", DEFAULT_KEY)
-            else:
-                sandbox = running.enter_context(start_sandbox(0, DEFAULT_KEY))
-                api_url = sandbox_url = sandbox.url
-                key = DEFAULT_KEY
-            provision(
-                moto.endpoint_url,
-                secret_name=DEFAULT_SECRET_NAME,
-                secret_value=json.dumps({"apiKey": key}),
-                table_name=DEFAULT_TABLE_NAME,
-            )
-            for name in conflicting_aws_variables(os.environ):
-                del os.environ[name]
-            os.environ.update(
-                function_environment(
-                    endpoint_url=moto.endpoint_url,
-                    api_url=api_url,
-                    secret_name=DEFAULT_SECRET_NAME,
-                    table_name=DEFAULT_TABLE_NAME,
-                    upstream_format=os.environ.get("PROXSTOP_FORMAT", "json"),
-                    max_code_attempts=os.environ.get("MAX_CODE_ATTEMPTS", "5"),
-                )
-            )
+            sandbox_url = running.enter_context(local_stack())
             api.start("local-api")
             running.callback(api.stop)
             print(_banner(api.url, sandbox_url), flush=True)
