@@ -161,7 +161,7 @@ class TelephoneStatusApi(Construct):
     @property
     def url(self) -> str:
         """The endpoint clients call."""
-        return self.rest_api.url_for_path(RESOURCE_PATH)
+        return str(self.rest_api.url_for_path(RESOURCE_PATH))
 
     def _add_api_key_and_usage_plan(self, config: EnvironmentConfig) -> None:
         self.api_key = self.rest_api.add_api_key(

@@ -54,7 +54,7 @@ class ApiKeySecret(Construct):
 
     @property
     def secret_arn(self) -> str:
-        return self.secret.secret_arn
+        return str(self.secret.secret_arn)
 
     def grant_read(self, grantee: iam.IGrantable) -> None:
         # GetSecretValue (and DescribeSecret) on this secret only.

@@ -14,7 +14,7 @@ from infra.secret import ApiKeySecret
 from infra.table import AttemptsTable
 
 
-class TelephoneStatusStack(cdk.Stack):
+class TelephoneStatusStack(cdk.Stack):  # type: ignore[misc]  # aws_cdk is not followed by mypy
     def __init__(
         self,
         scope: Construct,

@@ -1,0 +1,348 @@
+"""Turns bench results into target checks, a terminal table and a Markdown table."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+OVERHEAD_P50_MS: Final = 1.0
+OVERHEAD_P99_MS: Final = 3.0
+ADDED_LATENCY_RATIO: Final = 5.0
+COLD_START_RATIO: Final = 1.5
+LABEL_WIDTH: Final = 50
+
+
+@dataclass
+class Section:
+    title: str
+    columns: list[str]
+    rows: list[list[str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "FAIL"
+
+
+def evaluate(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """The issue's targets, each with the measured value and pass/fail."""
+    checks: list[dict[str, Any]] = []
+    warm = results.get("warm")
+    if warm:
+        own = warm["ours"]["own_overhead_ms"]["all"]
+        ratio = warm["ratio_added_latency_p50"]["all"]
+        checks += [
+            _check("warm overhead p50 <= 1.0 ms", own["p50"], " ms", own["p50"] <= OVERHEAD_P50_MS),
+            _check("warm overhead p99 <= 3 ms", own["p99"], " ms", own["p99"] <= OVERHEAD_P99_MS),
+            _check(
+                ">= 5x less added latency than baseline, p50",
+                ratio,
+                "x",
+                ratio >= ADDED_LATENCY_RATIO,
+            ),
+        ]
+    resources = results.get("resources")
+    if resources:
+        ours = resources["ours"]
+        allowed = math.ceil(resources["invocations"] / 1000)
+        per = f" in {resources['invocations']}"
+        checks += [
+            _check(
+                "1 Secrets Manager call per 1,000 invocations",
+                ours["secrets_manager_calls"],
+                per,
+                ours["secrets_manager_calls"] <= allowed,
+            ),
+            _check(
+                "1 upstream connection per 1,000 invocations",
+                ours["upstream_connections"],
+                per,
+                ours["upstream_connections"] <= allowed,
+            ),
+        ]
+    cold = results.get("cold")
+    if cold:
+        ratio = cold["ratio_ours_vs_import_boto3"]
+        checks.append(
+            _check("cold start <= 1.5x import boto3", ratio, "x", ratio <= COLD_START_RATIO)
+        )
+    return checks
+
+
+def _check(target: str, value: float, unit: str, ok: bool) -> dict[str, Any]:
+    return {"target": target, "value": value, "unit": unit, "pass": ok}
+
+
+def _p(stats: dict[str, float]) -> list[str]:
+    return [f"{stats['p50']:.3f}", f"{stats['p90']:.3f}", f"{stats['p99']:.3f}"]
+
+
+def sections(results: dict[str, Any]) -> list[Section]:
+    found: list[Section] = []
+    if warm := results.get("warm"):
+        found.append(_warm_section(warm))
+    if traced := results.get("warm_lambda_like"):
+        found.append(_traced_section(traced))
+    if cold := results.get("cold"):
+        found += _cold_sections(cold)
+    if resources := results.get("resources"):
+        found.append(_resources_section(resources))
+    if package := results.get("package"):
+        found.append(_package_section(package))
+    return found
+
+
+def _warm_section(warm: dict[str, Any]) -> Section:
+    ours, base = warm["ours"], warm["baseline"]
+    half = warm["iterations"] // 2
+    section = Section(
+        f"Warm path, ms: {warm['iterations']} invocations each of ours and the baseline, "
+        f"interleaved ({half} status-only GET, {half} code-check POST)",
+        ["p50", "p90", "p99"],
+    )
+    section.rows = [
+        ["ours: handler wall time", *_p(ours["all"]["wall_ms"])],
+        ["baseline: handler wall time", *_p(base["all"]["wall_ms"])],
+        ["bare upstream round trip (keep-alive POST)", *_p(warm["bare_upstream_ms"])],
+        ["bare attempt-store round trip (UpdateItem)", *_p(warm["bare_attempt_store_ms"])],
+        ["ours: added latency (wall - bare upstream)", *_p(ours["all"]["added_latency_ms"])],
+        ["  status-only GET", *_p(ours["status"]["added_latency_ms"])],
+        ["  code-check POST (attempt store included)", *_p(ours["code"]["added_latency_ms"])],
+        ["baseline: added latency (wall - bare upstream)", *_p(base["all"]["added_latency_ms"])],
+        ["  status-only GET", *_p(base["status"]["added_latency_ms"])],
+        ["  code-check GET", *_p(base["code"]["added_latency_ms"])],
+        ["ours: overhead (also - bare attempt store)", *_p(ours["own_overhead_ms"]["all"])],
+        ["  status-only GET", *_p(ours["own_overhead_ms"]["status"])],
+        ["  code-check POST", *_p(ours["own_overhead_ms"]["code"])],
+        ["ours: CPU time of the handler process", *_p(ours["all"]["cpu_ms"])],
+        ["baseline: CPU time of the handler process", *_p(base["all"]["cpu_ms"])],
+    ]
+    ratio, cpu = warm["ratio_added_latency_p50"], warm["ratio_cpu_p50"]
+    section.notes = [
+        f"added latency, baseline / ours at p50: {ratio['all']}x all, "
+        f"{ratio['status']}x status-only, {ratio['code']}x code-check",
+        f"CPU time, baseline / ours at p50: {cpu['all']}x all, "
+        f"{cpu['status']}x status-only, {cpu['code']}x code-check",
+    ]
+    return section
+
+
+def _traced_section(traced: dict[str, Any]) -> Section:
+    ours = traced["ours"]
+    return Section(
+        f"Warm path with Tracer on, ms: {traced['iterations']} invocations of ours in a "
+        "Lambda-like environment (X-Ray SDK active, segments sent by UDP to nowhere)",
+        ["p50", "p90", "p99"],
+        [
+            ["ours: handler wall time", *_p(ours["all"]["wall_ms"])],
+            ["ours: overhead (wall - bare round trips)", *_p(ours["own_overhead_ms"]["all"])],
+            ["  status-only GET", *_p(ours["own_overhead_ms"]["status"])],
+            ["  code-check POST", *_p(ours["own_overhead_ms"]["code"])],
+            ["ours: CPU time of the handler process", *_p(ours["all"]["cpu_ms"])],
+        ],
+    )
+
+
+def _cold_sections(cold: dict[str, Any]) -> list[Section]:
+    runs = cold["ours"]["runs"]
+    main = Section(
+        f"Cold start, ms: fresh interpreter -> import -> first response, median of {runs}, "
+        "bytecode cached",
+        ["total", "import", "first call"],
+    )
+    rows = (
+        ("ours", "ours"),
+        ("baseline", "baseline"),
+        ("import boto3", "boto3"),
+        ("ours, Lambda-like env (Tracer on)", "ours_lambda_like"),
+    )
+    for label, key in rows:
+        if key not in cold:
+            continue
+        entry = cold[key]
+        first = entry.get("first_invoke_median_ms")
+        main.rows.append(
+            [
+                label,
+                f"{entry['median_ms']:.1f}",
+                f"{entry['import_median_ms']:.1f}",
+                "-" if first is None else f"{first:.1f}",
+            ]
+        )
+    main.notes.append(
+        f"ours / import boto3: {cold['ratio_ours_vs_import_boto3']}x; "
+        f"baseline / import boto3: {cold['ratio_baseline_vs_import_boto3']}x; "
+        f"ours in a Lambda-like env / import boto3: "
+        f"{cold.get('ratio_ours_lambda_like_vs_import_boto3', '-')}x"
+    )
+    if deployed := cold.get("as_deployed_no_bundled_bytecode"):
+        main.notes.append(
+            "as deployed, the bundled packages without bytecode (the asset ships none and "
+            "/var/task is read-only, so they are compiled on every cold start), median of "
+            f"{deployed['ours']['runs']}: ours {deployed['ours']['median_ms']:.0f} "
+            f"({deployed['ratio_ours_vs_import_boto3']}x import boto3), ours Lambda-like "
+            f"{deployed['ours_lambda_like']['median_ms']:.0f} "
+            f"({deployed['ratio_ours_lambda_like_vs_import_boto3']}x)"
+        )
+    importtime = cold["importtime"]
+    imports = Section(
+        f"python -X importtime of our handler (total {importtime['total_ms']:.0f} ms): "
+        "top 10 cumulative, ms",
+        ["cumulative", "self"],
+        [
+            [row["module"], f"{row['cumulative_ms']:.1f}", f"{row['self_ms']:.1f}"]
+            for row in importtime["top_cumulative"]
+        ],
+    )
+    packages = ", ".join(
+        f"{row['package']} {row['self_ms']:.0f}" for row in importtime["by_top_level_package"][:6]
+    )
+    imports.notes.append(f"self time by top-level package: {packages}")
+    if lambda_like := cold.get("importtime_lambda_like"):
+        top = ", ".join(
+            f"{row['package']} {row['self_ms']:.0f}"
+            for row in lambda_like["by_top_level_package"][:6]
+        )
+        imports.notes.append(
+            f"in a Lambda-like env (X-Ray local sampler, modules patched): total "
+            f"{lambda_like['total_ms']:.0f} ms; self time by package: {top}"
+        )
+    return [main, imports]
+
+
+def _resources_section(resources: dict[str, Any]) -> Section:
+    section = Section(
+        f"Resources: {resources['invocations']} invocations per target in a fresh process, "
+        "counted at the servers",
+        [
+            "Secrets Manager calls",
+            "upstream TCP connections",
+            "attempt-store calls",
+            "peak RSS MiB",
+        ],
+    )
+    for label in ("ours", "baseline"):
+        entry = resources[label]
+        section.rows.append(
+            [
+                label,
+                str(entry["secrets_manager_calls"]),
+                str(entry["upstream_connections"]),
+                str(entry["attempt_store_calls"]),
+                f"{entry['peak_rss_mib']:.1f}",
+            ]
+        )
+    return section
+
+
+def _package_section(package: dict[str, Any]) -> Section:
+    if package["status"] != "ok":
+        return Section(
+            "Package", ["zipped MiB"], [["deployment asset", "-"]], [package.get("note", "")]
+        )
+    section = Section(
+        "Package: the synthesised Lambda asset, zipped (deflate 9)",
+        ["zipped MiB", "unzipped MiB", "files"],
+        [
+            [
+                "deployment asset",
+                f"{package['zipped_mib']:.2f}",
+                f"{package['unzipped_mib']:.2f}",
+                str(package["files"]),
+            ]
+        ],
+    )
+    largest = ", ".join(
+        f"{name} {size:.2f}" for name, size in package["largest_zipped_mib"].items()
+    )
+    section.notes = [
+        f"{package['asset']}; bytecode (__pycache__) included: "
+        f"{'yes' if package['has_pycache'] else 'no'}",
+        f"largest, zipped MiB: {largest}",
+    ]
+    return section
+
+
+def header_line(results: dict[str, Any]) -> str:
+    meta = results["machine"]
+    load = results.get("load_average")
+    load_text = f", load average {load[0]:.2f} at start" if load else ""
+    return (
+        f"{results['date']} on {meta['arch']}, {meta['cpu']}, {meta['cores']} cores, "
+        f"Python {meta['python']} ({meta['os']}){load_text}"
+    )
+
+
+def render_text(results: dict[str, Any]) -> str:
+    lines = [f"Telephone Status API benchmark - {header_line(results)}", ""]
+    for section in sections(results):
+        widths = [
+            max([len(column)] + [len(row[i + 1]) for row in section.rows])
+            for i, column in enumerate(section.columns)
+        ]
+        lines.append(section.title)
+        head = "  ".join(c.rjust(w) for c, w in zip(section.columns, widths, strict=True))
+        lines.append(f"  {'':<{LABEL_WIDTH}}  {head}")
+        for row in section.rows:
+            cells = "  ".join(c.rjust(w) for c, w in zip(row[1:], widths, strict=True))
+            lines.append(f"  {row[0]:<{LABEL_WIDTH}}  {cells}")
+        lines.extend(f"  {note}" for note in section.notes)
+        lines.append("")
+    lines.append("Targets")
+    for check in results["checks"]:
+        value = f"{check['value']}{check['unit']}"
+        lines.append(f"  {verdict(check['pass'])}  {check['target']:<48} {value}")
+    return "\n".join(lines)
+
+
+def render_markdown(results: dict[str, Any]) -> str:
+    lines = [
+        "## Benchmark",
+        "",
+        f"Latest `make bench`: {header_line(results)}; the whole run took "
+        f"{results.get('duration_s', '?')} s.",
+        "",
+        "Everything runs on 127.0.0.1: the ProxStop sandbox (instant answers, own process) and "
+        "moto for Secrets Manager and DynamoDB. Logger, Metrics and request/response "
+        "validation are on, their output goes to /dev/null; Tracer is on in the code but "
+        "Powertools disables it outside Lambda. The baseline (`bench/baseline.py`) does what "
+        "ProxStop's sample clients do: the key from Secrets Manager on every call, a URL with "
+        "the key in it, a new connection per call, `minidom`.",
+        "",
+    ]
+    for section in sections(results):
+        lines.append(f"**{section.title}**")
+        lines.append("")
+        lines.append("| | " + " | ".join(section.columns) + " |")
+        lines.append("|---|" + "---:|" * len(section.columns))
+        for row in section.rows:
+            label = row[0].strip()
+            label = f"&nbsp;&nbsp;{label}" if row[0].startswith("  ") else label
+            lines.append(f"| {label} | " + " | ".join(row[1:]) + " |")
+        lines.append("")
+        for note in section.notes:
+            lines.append(f"- {note}")
+        if section.notes:
+            lines.append("")
+    lines += ["| target | measured | |", "|---|---:|---|"]
+    for check in results["checks"]:
+        lines.append(
+            f"| {check['target']} | {check['value']}{check['unit']} | {verdict(check['pass'])} |"
+        )
+    lines += [
+        "",
+        "Added latency is the handler's wall time minus the median bare round trip to the "
+        "sandbox on a kept-alive connection, per request kind. Overhead also subtracts the "
+        "median bare round trip to the attempt store from code checks (each PIN check is "
+        "counted in DynamoDB before the upstream is asked, SPEC section 6); the baseline has "
+        "no attempt limit. The baseline's added latency includes its Secrets Manager call and "
+        "its new TCP connection on every request. On loopback the baseline's flaws are "
+        "cheap (a new TCP connection costs a fraction of a millisecond here, a new TLS "
+        "connection to ProxStop costs internet round trips), and moto's service times (about "
+        "10 ms per UpdateItem or GetSecretValue, with a wide tail, and a new connection per "
+        "call) are not AWS's: the network parts of these figures are the emulator's.",
+        "",
+        "Reproduce with `make bench` (figures: `bench/results.json`).",
+    ]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,419 @@
+"""`make bench`: our function against a vendor-style baseline, on one machine, in one run.
+
+Starts, all on 127.0.0.1: moto (Secrets Manager + DynamoDB, provisioned like
+production), the ProxStop sandbox (instant answers) and a counting proxy in
+front of moto. Then measures, each part in fresh worker processes whose stdout
+(Powertools Logger and Metrics output) goes to /dev/null:
+
+1. warm path: interleaved A/B invocations of our handler and bench/baseline.py,
+   with bare round trips to the same servers measured in the same iterations;
+2. cold start: fresh interpreter -> import -> first response, plus `import boto3`;
+   and `python -X importtime` of our handler;
+3. resources: Secrets Manager calls and upstream TCP connections per 1,000
+   invocations, counted at the servers; peak RSS;
+4. package: the zipped size of the synthesised Lambda asset.
+
+Tracer is on in the code but Powertools disables it outside Lambda (no
+LAMBDA_TASK_ROOT), as it would be without an X-Ray daemon; it is left that way.
+
+Prints a table, writes bench/results.json and bench/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Final
+
+from bench import cold, package
+from bench.common import (
+    BENCH_DIR,
+    FUNCTIONS_DIR,
+    REGION,
+    SECRET_NAME,
+    TABLE_NAME,
+    WORK_DIR,
+    build_event,
+    function_environment,
+    lambda_like_environment,
+    summarise,
+    write_json,
+)
+from bench.report import evaluate, render_markdown, render_text
+from bench.servers import CountingProxy, SandboxProcess
+
+SANDBOX_KEY: Final = "098f6bcd4621d373cade4e832627b4f6"  # local/sandbox.py DEFAULT_KEY
+GET_SECRET: Final = "secretsmanager.GetSecretValue"
+UPDATE_ITEM: Final = "DynamoDB_20120810.UpdateItem"
+PARTS: Final = ("warm", "cold", "resources", "package")
+NAGLE_SUSPECT_MS: Final = 20.0
+
+
+def log(message: str) -> None:
+    print(f"bench: {message}", file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------- machine
+
+
+def machine() -> dict[str, Any]:
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "arch": platform.machine(),
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "implementation": platform.python_implementation(),
+        "os": f"{platform.system()} {platform.release()}",
+    }
+
+
+# --------------------------------------------------------------------------- servers
+
+
+def sandbox_control(sandbox_url: str, path: str, method: str = "GET") -> dict[str, Any]:
+    request = urllib.request.Request(
+        sandbox_url + path, method=method, data=b"" if method == "POST" else None
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        result: dict[str, Any] = json.load(response)
+        return result
+
+
+def run_worker(module: str, args: Sequence[str], env: dict[str, str], timeout: float) -> None:
+    """A worker in a fresh interpreter; its stdout (the function's logs) goes to /dev/null."""
+    completed = subprocess.run(
+        [sys.executable, "-m", module, *args],
+        cwd=BENCH_DIR.parent,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    if completed.returncode != 0:
+        raise RuntimeError(f"{module} failed ({completed.returncode}):\n{completed.stderr[-3000:]}")
+
+
+# --------------------------------------------------------------------------- parts
+
+
+def warm_part(env: dict[str, str], iterations: int, warmup: int) -> dict[str, Any]:
+    out = WORK_DIR / "warm-samples.json"
+    log(f"warm: {warmup} warm-up + {iterations} interleaved iterations")
+    started = time.monotonic()
+    run_worker("bench.warm", [str(out), str(iterations), str(warmup)], env, timeout=270)
+    raw = json.loads(out.read_text(encoding="utf-8"))
+    log(f"warm: done in {time.monotonic() - started:.0f} s")
+    result = analyse_warm(raw)
+    if result["bare_upstream_ms"]["p50"] > NAGLE_SUSPECT_MS:
+        log(
+            "WARNING: the bare keep-alive round trip to the sandbox takes "
+            f"{result['bare_upstream_ms']['p50']:.1f} ms; ~40 ms means the sandbox lost "
+            "TCP_NODELAY (delayed ACK + Nagle) and every figure below is off"
+        )
+    return result
+
+
+def warm_lambda_like_part(env: dict[str, str], iterations: int, warmup: int) -> dict[str, Any]:
+    """Ours only, with Tracer on as inside Lambda (see common.lambda_like_environment)."""
+    out = WORK_DIR / "warm-lambda-like-samples.json"
+    log(f"warm, Lambda-like env (Tracer on): {iterations} iterations of ours")
+    run_worker(
+        "bench.warm",
+        [str(out), str(iterations), str(warmup), "--ours-only"],
+        lambda_like_environment(env),
+        timeout=200,
+    )
+    raw = json.loads(out.read_text(encoding="utf-8"))
+    return analyse_warm(raw, ours_only=True)
+
+
+def analyse_warm(raw: dict[str, Any], *, ours_only: bool = False) -> dict[str, Any]:
+    kinds: list[str] = raw["kinds"]
+    wall: dict[str, list[float]] = raw["wall"]
+    cpu: dict[str, list[float]] = raw["cpu"]
+
+    def pick(values: list[float], kind: str | None) -> list[float]:
+        return [v for v, k in zip(values, kinds, strict=True) if kind is None or k == kind]
+
+    bare_up = {k: statistics.median(pick(wall["bare_upstream"], k)) for k in ("status", "code")}
+    bare_attempts = statistics.median(wall["bare_attempts"])
+
+    def added(name: str) -> list[float]:
+        return [v - bare_up[k] for v, k in zip(wall[name], kinds, strict=True)]
+
+    own = [
+        v - bare_up[k] - (bare_attempts if k == "code" else 0.0)
+        for v, k in zip(wall["ours"], kinds, strict=True)
+    ]
+    result: dict[str, Any] = {
+        "iterations": raw["iterations"],
+        "warmup": raw["warmup"],
+        "method": (
+            "per iteration, in rotating order: our handler, the baseline, a bare keep-alive "
+            "upstream POST and a bare attempt-store UpdateItem; added latency = wall time minus "
+            "the median bare upstream round trip of that request kind; own overhead also "
+            "subtracts the median bare attempt-store round trip from code checks"
+        ),
+        "bare_upstream_ms": summarise(wall["bare_upstream"]),
+        "bare_attempt_store_ms": summarise(wall["bare_attempts"]),
+    }
+    for name in ("ours",) if ours_only else ("ours", "baseline"):
+        entry: dict[str, Any] = {}
+        for label, kind in (("all", None), ("status", "status"), ("code", "code")):
+            entry[label] = {
+                "wall_ms": summarise(pick(wall[name], kind)),
+                "added_latency_ms": summarise(pick(added(name), kind)),
+                "cpu_ms": summarise(pick(cpu[name], kind)),
+            }
+        result[name] = entry
+    result["ours"]["own_overhead_ms"] = {
+        "all": summarise(own),
+        "status": summarise(pick(own, "status")),
+        "code": summarise(pick(own, "code")),
+    }
+    if ours_only:
+        return result
+    result["ratio_added_latency_p50"] = {
+        label: round(
+            result["baseline"][label]["added_latency_ms"]["p50"]
+            / result["ours"][label]["added_latency_ms"]["p50"],
+            2,
+        )
+        for label in ("all", "status", "code")
+    }
+    result["ratio_cpu_p50"] = {
+        label: round(
+            result["baseline"][label]["cpu_ms"]["p50"] / result["ours"][label]["cpu_ms"]["p50"], 2
+        )
+        for label in ("all", "status", "code")
+    }
+    return result
+
+
+def resources_part(
+    base_env: Callable[[str], dict[str, str]],
+    proxy: CountingProxy,
+    sandbox_url: str,
+    invocations: int,
+) -> dict[str, Any]:
+    result: dict[str, Any] = {"invocations": invocations}
+    for target in ("ours", "baseline"):
+        log(f"resources: {invocations} invocations of {target} in a fresh process")
+        out = WORK_DIR / f"resources-{target}.json"
+        sandbox_control(sandbox_url, "/_sandbox/reset", "POST")
+        proxy.reset()
+        run_worker(
+            "bench.resources", [str(out), target, str(invocations)], base_env(proxy.url), 240
+        )
+        stats = sandbox_control(sandbox_url, "/_sandbox/stats")
+        counts = proxy.counts()
+        worker = json.loads(out.read_text(encoding="utf-8"))
+        result[target] = {
+            "secrets_manager_calls": counts.get(GET_SECRET, 0),
+            "upstream_requests": stats["requests"],
+            "upstream_connections": stats["connections"],
+            "attempt_store_calls": counts.get(UPDATE_ITEM, 0),
+            "aws_requests_by_target": counts,
+            "peak_rss_mib": worker["maxrss_mib"],
+            "elapsed_s": worker["elapsed_s"],
+        }
+    return result
+
+
+def cold_part(env: dict[str, str], runs: int, nocache_runs: int) -> dict[str, Any]:
+    """Cold starts with bytecode caches (written once to a private prefix) and without any."""
+    event_path = WORK_DIR / "cold-event.json"
+    write_json(event_path, build_event(0))  # a status-only GET, like most first calls
+    cached_env = {
+        **{k: v for k, v in env.items() if k != "PYTHONDONTWRITEBYTECODE"},
+        "PYTHONPYCACHEPREFIX": str(WORK_DIR / "pycache"),
+    }
+    log(
+        f"cold start: {runs} rounds (+1 discarded) of ours, baseline, import boto3, "
+        "and ours with a Lambda-like environment"
+    )
+    result = cold.measure(
+        cached_env,
+        event_path,
+        runs,
+        extra={"ours_lambda_like": ("ours", lambda_like_environment(cached_env))},
+    )
+    for target in ("ours", "baseline", "ours_lambda_like"):
+        result[f"ratio_{target}_vs_import_boto3"] = round(
+            result[target]["median_ms"] / result["boto3"]["median_ms"], 2
+        )
+    if nocache_runs > 0:
+        log(
+            f"cold start: {nocache_runs} rounds as deployed: our bundled packages without "
+            "bytecode, stdlib and the runtime's boto3 compiled"
+        )
+        prefix = cold.runtime_only_cache(WORK_DIR / "pycache", WORK_DIR / "pycache-runtime")
+        deployed_env = {**env, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPYCACHEPREFIX": str(prefix)}
+        deployed = cold.measure(
+            deployed_env,
+            event_path,
+            nocache_runs,
+            discard_first=False,
+            extra={"ours_lambda_like": ("ours", lambda_like_environment(deployed_env))},
+            targets=("ours",),
+        )
+        # The reference stays the runtime's own boto3, which Lambda ships compiled.
+        for target in ("ours", "ours_lambda_like"):
+            deployed[f"ratio_{target}_vs_import_boto3"] = round(
+                deployed[target]["median_ms"] / result["boto3"]["median_ms"], 2
+            )
+        result["as_deployed_no_bundled_bytecode"] = deployed
+    log("cold start: python -X importtime of our handler")
+    result["importtime"] = cold.import_time(cached_env)
+    result["importtime_lambda_like"] = cold.import_time(lambda_like_environment(cached_env))
+    return result
+
+
+# --------------------------------------------------------------------------- report
+
+
+# --------------------------------------------------------------------------- main
+
+
+def parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--iterations", type=int, default=2000, help="warm A/B iterations")
+    parser.add_argument("--warmup", type=int, default=100, help="discarded warm-up iterations")
+    parser.add_argument(
+        "--tracer-iterations",
+        type=int,
+        default=1000,
+        help="extra warm run of ours in a Lambda-like env, Tracer on (0: skip)",
+    )
+    parser.add_argument("--cold-runs", type=int, default=10, help="cold starts per target")
+    parser.add_argument(
+        "--cold-nocache-runs",
+        type=int,
+        default=3,
+        help="cold starts with the bundled packages uncompiled, as deployed (0: skip)",
+    )
+    parser.add_argument("--resource-invocations", type=int, default=1000)
+    parser.add_argument("--only", default=",".join(PARTS), help=f"subset of {','.join(PARTS)}")
+    parser.add_argument(
+        "--functions-dir",
+        type=Path,
+        default=FUNCTIONS_DIR,
+        help="function tree to measure (a scratch copy for experiments)",
+    )
+    parser.add_argument("--no-synth", action="store_true", help="never run make synth")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="results JSON (default bench/results.json, and bench/RESULTS.md beside it; "
+        "bench/.work/ when --functions-dir or --only is given)",
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    parts = {part.strip() for part in args.only.split(",") if part.strip()}
+    if unknown := parts - set(PARTS):
+        raise SystemExit(f"unknown part(s): {', '.join(sorted(unknown))}")
+    official = args.functions_dir.resolve() == FUNCTIONS_DIR and parts == set(PARTS)
+    out: Path = args.out or (
+        BENCH_DIR / "results.json" if official else WORK_DIR / "results-experiment.json"
+    )
+    WORK_DIR.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    results: dict[str, Any] = {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": machine(),
+        "load_average": [round(value, 2) for value in os.getloadavg()],
+        "functions_dir": os.path.relpath(args.functions_dir.resolve(), BENCH_DIR.parent),
+        "settings": {
+            "logger_metrics_validation": "on (stdout to /dev/null)",
+            "tracer": "on in code; disabled by Powertools outside Lambda (no LAMBDA_TASK_ROOT)",
+            "upstream_format": "json (ours); xml (baseline, like the samples)",
+            "sandbox": "local/sandbox.py in its own process (bench/sandbox_proc.py)",
+        },
+    }
+
+    sys.path.insert(0, str(BENCH_DIR.parent))
+    from local.emulator import provision, start_moto  # noqa: PLC0415 (repo root on sys.path)
+
+    needs_servers = bool(parts & {"warm", "cold", "resources"})
+    moto = sandbox = proxy = None
+    try:
+        if needs_servers:
+            log("starting moto, the sandbox and the counting proxy on 127.0.0.1")
+            moto = start_moto()
+            provision(
+                moto.endpoint_url,
+                secret_name=SECRET_NAME,
+                secret_value=SANDBOX_KEY,
+                table_name=TABLE_NAME,
+                region=REGION,
+            )
+            sandbox = SandboxProcess()
+            proxy = CountingProxy(moto.endpoint_url)
+            moto_url, sandbox_url = moto.endpoint_url, sandbox.url
+
+            def env_for(aws_endpoint_url: str) -> dict[str, str]:
+                return function_environment(
+                    aws_endpoint_url=aws_endpoint_url,
+                    sandbox_url=sandbox_url,
+                    moto_url=moto_url,
+                    functions_dir=args.functions_dir.resolve(),
+                )
+
+            direct = env_for(moto_url)
+            if "warm" in parts:
+                results["warm"] = warm_part(direct, args.iterations, args.warmup)
+                if args.tracer_iterations > 0:
+                    results["warm_lambda_like"] = warm_lambda_like_part(
+                        direct, args.tracer_iterations, args.warmup
+                    )
+            if "resources" in parts:
+                results["resources"] = resources_part(
+                    env_for, proxy, sandbox_url, args.resource_invocations
+                )
+            if "cold" in parts:
+                results["cold"] = cold_part(direct, args.cold_runs, args.cold_nocache_runs)
+    finally:
+        for server in (proxy, sandbox, moto):
+            if server is not None:
+                server.stop()
+    if "package" in parts:
+        log("package: zipping the synthesised asset")
+        results["package"] = package.measure(allow_synth=not args.no_synth)
+    results["load_average_at_end"] = [round(value, 2) for value in os.getloadavg()]
+    results["checks"] = evaluate(results)
+    results["duration_s"] = round(time.monotonic() - started)
+    print(render_text(results))
+    write_json(out, results)
+    if out == BENCH_DIR / "results.json":
+        (BENCH_DIR / "RESULTS.md").write_text(render_markdown(results), encoding="utf-8")
+    log(f"wrote {os.path.relpath(out, BENCH_DIR.parent)} in {results['duration_s']} s total")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
