@@ -8,6 +8,7 @@ exists is reset here rather than counted.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final, Protocol
@@ -40,15 +41,20 @@ class NoAttemptLimit:
 class DynamoAttemptLimiter:
     def __init__(
         self,
-        client: DynamoDBClient,
+        client_factory: Callable[[], DynamoDBClient],
         table_name: str,
         max_attempts: int,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self._client = client
+        self._client_factory = client_factory
         self._table = table_name
         self._max_attempts = max_attempts
         self._clock = clock
+
+    @functools.cached_property
+    def _client(self) -> DynamoDBClient:
+        # Built on the first PIN check, not at cold start: status lookups never need it.
+        return self._client_factory()
 
     def register_check(self, reference_id: str) -> None:
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import warnings
 from typing import Final
@@ -20,6 +21,13 @@ UPSTREAM_REJECTED: Final = "UpstreamRejected"
 CODE_VALID: Final = "CodeValid"
 CODE_INVALID: Final = "CodeInvalid"
 ATTEMPT_LOCKOUTS: Final = "AttemptLockouts"
+
+# Lambda's JSON log format applies the function's log level to the root logger; at DEBUG
+# botocore would log Secrets Manager response bodies (the key) and urllib3 request lines.
+# Third-party loggers stay at WARNING whatever the level: only our Logger speaks.
+QUIET_LIBRARIES: Final = ("botocore", "boto3", "urllib3", "s3transfer", "aws_xray_sdk")
+for _library in QUIET_LIBRARIES:
+    logging.getLogger(_library).setLevel(logging.WARNING)
 
 # Requests that end before any metric is recorded (a 400, say) are normal here.
 warnings.filterwarnings("ignore", message="No application metrics to publish")

@@ -36,7 +36,6 @@ from .observability import (
     count_upstream_failure,
     logger,
     record_upstream_latency,
-    tracer,
 )
 from .settings import Settings
 from .upstream import Deadline, UpstreamClient
@@ -76,7 +75,10 @@ def get_runtime() -> Runtime:
     )
     limiter: AttemptLimiter
     if settings.attempts_table_name:
-        dynamodb: DynamoDBClient = session.client("dynamodb", config=AWS_CLIENT_CONFIG)
+
+        def dynamodb() -> DynamoDBClient:
+            return session.client("dynamodb", config=AWS_CLIENT_CONFIG)
+
         limiter = DynamoAttemptLimiter(
             dynamodb, settings.attempts_table_name, settings.max_code_attempts
         )
@@ -112,7 +114,6 @@ def deadline_for(context: LambdaContext) -> Deadline:
     return Deadline(remaining - min(RESPONSE_RESERVE_SECONDS, remaining * 0.1))
 
 
-@tracer.capture_method(capture_response=False)
 def check_status(
     request: TelephoneStatusRequest, context: LambdaContext
 ) -> TelephoneStatusResponse:
@@ -128,14 +129,12 @@ def check_status(
     response = to_response(request.reference_id, answer, code_sent=request.code is not None)
     if response.code_valid is not None:
         count(CODE_VALID if response.code_valid else CODE_INVALID)
-    logger.info(
-        "Status looked up",
-        extra={
-            "referenceId": request.reference_id,
-            "upstreamStatus": answer.status,
-            "codeChecked": request.code is not None,
-            "codeValid": response.code_valid,
-        },
+    # Carried by the request's one log line (web.finalise); cleared per invocation.
+    logger.append_keys(
+        referenceId=request.reference_id,
+        upstreamStatus=answer.status,
+        codeChecked=request.code is not None,
+        codeValid=response.code_valid,
     )
     return response
 

@@ -31,7 +31,10 @@ CONNECT_TIMEOUT_CAP: Final = 3.0
 BACKOFF_BASE: Final = 0.05
 # Below this much time left another try cannot finish; answer instead.
 MIN_TRY_SECONDS: Final = 0.1
-USER_AGENT: Final = "telephone-status/1.0 (+urllib3)"
+REQUEST_HEADERS: Final = {
+    "Content-Type": "application/x-www-form-urlencoded",
+    "User-Agent": "telephone-status/1.0 (+urllib3)",
+}
 
 # One pool per execution environment, reused across invocations (keep-alive).
 # Retries and redirects are ours to decide: a redirect would re-send the key.
@@ -74,8 +77,10 @@ class UpstreamClient:
     def __init__(
         self, base_url: str, upstream_format: str, pool: urllib3.PoolManager = POOL
     ) -> None:
-        self._url = f"{base_url}/telephonestatus.{upstream_format}"
-        self._pool = pool
+        url = f"{base_url}/telephonestatus.{upstream_format}"
+        # The host's connection pool, looked up once: per request only urlopen runs.
+        self._pool = pool.connection_from_url(url)
+        self._path = urllib3.util.parse_url(url).request_uri
 
     def fetch(
         self, *, key: str, reference_id: str, code: str | None, deadline: Deadline
@@ -105,18 +110,16 @@ class UpstreamClient:
             raise UpstreamTimeout(reason="no time left for the upstream call")
         timeout = urllib3.Timeout(connect=min(CONNECT_TIMEOUT_CAP, remaining), read=remaining)
         try:
-            response = self._pool.request(
+            response = self._pool.urlopen(
                 "POST",
-                self._url,
+                self._path,
                 body=body,
-                headers={
-                    "Content-Type": "application/x-www-form-urlencoded",
-                    "User-Agent": USER_AGENT,
-                },
+                headers=REQUEST_HEADERS,
                 timeout=timeout,
                 retries=False,
                 redirect=False,
                 preload_content=False,
+                release_conn=False,
             )
         except (ConnectTimeoutError, NewConnectionError) as exc:
             # The request never left: safe to retry even with a PIN.

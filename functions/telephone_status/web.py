@@ -26,11 +26,8 @@ def request_id(event: dict[str, Any], fallback: str) -> str:
 
 
 def problem(error: ApiError, request_id: str) -> Response[str]:
-    log = logger.warning if error.status < 500 else logger.error
-    log(
-        "Request failed",
-        extra={"errorCode": error.code, "status": error.status, "reason": error.reason},
-    )
+    # Carried by the request's one log line (finalise); cleared per invocation.
+    logger.append_keys(errorCode=error.code, reason=error.reason)
     body = ProblemBody(
         title=error.title,
         status=error.status,
@@ -80,7 +77,9 @@ def finalise(
         # A preflight from an origin outside the allow-list gets no CORS grant at all.
         for name in [name for name in headers if name.startswith("Access-Control-")]:
             del headers[name]
-    logger.info(
+    status = result.get("statusCode", 500)
+    log = logger.info if status < 400 else logger.warning if status < 500 else logger.error
+    log(
         "Request completed",
         extra={
             "method": event.get("httpMethod"),

@@ -150,6 +150,14 @@ class FakePool:
 
     script: list[FakeResponse | Exception]
     requests: list[dict[str, Any]] = field(default_factory=list)
+    host_url: str = ""
+
+    def connection_from_url(self, url: str) -> FakePool:
+        self.host_url = url
+        return self
+
+    def urlopen(self, method: str, url: str, **kwargs: Any) -> FakeResponse:
+        return self.request(method, url, **kwargs)
 
     def request(self, method: str, url: str, **kwargs: Any) -> FakeResponse:
         self.requests.append({"method": method, "url": url, **kwargs})
@@ -189,7 +197,8 @@ def test_the_key_travels_in_a_post_form_body_never_in_the_url(
     assert (reply.status, reply.tries) == (200, 1)
     [sent] = pool.requests
     assert sent["method"] == "POST"
-    assert sent["url"] == f"https://api.example.test/telephonestatus.{fmt}"
+    assert pool.host_url == f"https://api.example.test/telephonestatus.{fmt}"
+    assert sent["url"] == f"/telephonestatus.{fmt}"
     assert KEY not in sent["url"]
     assert "?" not in sent["url"]
     assert sent["headers"]["Content-Type"] == "application/x-www-form-urlencoded"
