@@ -61,6 +61,11 @@ synth: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m bench.run
 
+# load: a bounded load run (3000 requests at concurrency 8, 60 s cap) against the local
+# server with moto and the sandbox (bench/load.py). Prints figures; not a test.
+load: $(STAMP)
+	$(PY) -m bench.load
+
 openapi: $(STAMP)
 	$(PY) -m local.openapi
 

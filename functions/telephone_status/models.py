@@ -50,6 +50,9 @@ class TelephoneStatusRequest(BaseModel):
     @classmethod
     def _plain_pin(cls, value: object) -> str:
         # Only runs for a code that was sent: JSON null is not "no code".
+        # JSON Schema (and so the OpenAPI document) counts 16322.0 as an integer.
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
         # bool is an int subclass: `true` must not become the PIN "1".
         if isinstance(value, int) and not isinstance(value, bool):
             value = str(value)

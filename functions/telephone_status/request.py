@@ -156,6 +156,8 @@ def _validate(pairs: list[tuple[str, Any]]) -> TelephoneStatusRequest:
 def _comparable(canonical: str, value: Any) -> str:
     if isinstance(value, str):
         return value.upper() if canonical == "referenceId" else value
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
     return json.dumps(value, sort_keys=True, default=str)

@@ -7,12 +7,15 @@ never share counters and can run in any order or group.
 
 from __future__ import annotations
 
+import io
 import json
+import logging
 import os
+import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 import boto3
 import pytest
@@ -36,6 +39,7 @@ from local.sandbox import (
     reset_remote,
     start_sandbox,
 )
+from tests.integration.support import AwsProxy, flag_leaks, phase_output
 
 
 def sandbox_journal(sandbox: SandboxServer) -> list[dict[str, Any]]:
@@ -163,3 +167,86 @@ def function_env(
     _reset_cold_start_state()
     yield env
     _reset_cold_start_state()
+
+
+# --------------------------------------------------------------------------- log hygiene
+# SPEC §5: no log line ever contains the API key or the PIN. Every integration
+# test's captured stdout/stderr/logs (and whatever a test read through the
+# `function_output` fixture) is searched for the sandbox key, every rotated key
+# and every PIN the suite sent; a hit fails the test, whatever it asserted.
+
+_OUTPUT_READ: Final = pytest.StashKey[list[str]]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    read = item.stash.get(_OUTPUT_READ, [])
+    item.stash[_OUTPUT_READ] = []
+    flag_leaks(report, "\n".join([phase_output(report), *read]))
+    return report
+
+
+class _CurrentStdout(io.TextIOBase):
+    """Writes to whatever `sys.stdout` is at the time of the write.
+
+    Powertools' Logger keeps the stream it was created with; pytest swaps
+    `sys.stdout` per test and per capture fixture. Behind this, the function's
+    log lines land in the running test's capture, as print() output does.
+    """
+
+    def write(self, text: str) -> int:
+        return sys.stdout.write(text)
+
+    def flush(self) -> None:
+        sys.stdout.flush()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _function_logs_follow_stdout() -> Iterator[None]:
+    from telephone_status.observability import logger  # noqa: PLC0415 (after sys.path setup)
+
+    handler = logger.registered_handler
+    assert isinstance(handler, logging.StreamHandler)
+    previous = handler.stream
+    handler.stream = _CurrentStdout()
+    yield
+    handler.stream = previous
+
+
+@dataclass
+class FunctionOutput:
+    """What the function printed (JSON log lines, EMF metrics) since the last read."""
+
+    capsys: pytest.CaptureFixture[str]
+    item: pytest.Item
+
+    def read(self) -> str:
+        out, err = self.capsys.readouterr()
+        text = out + err
+        self.item.stash.setdefault(_OUTPUT_READ, []).append(text)  # still checked for leaks
+        return text
+
+
+@pytest.fixture
+def function_output(
+    request: pytest.FixtureRequest, capsys: pytest.CaptureFixture[str]
+) -> FunctionOutput:
+    """The function's stdout/stderr during this test (Powertools Logger lines, EMF metrics)."""
+    return FunctionOutput(capsys, request.node)
+
+
+@pytest.fixture
+def aws_proxy(function_env: FunctionEnv) -> Iterator[AwsProxy]:
+    """A counting proxy in front of moto; the function reaches AWS only through it.
+
+    DynamoDB requests are forwarded one at a time (DynamoDB's per-item atomicity,
+    which moto lacks under concurrency). `stop()` cuts AWS off mid-test.
+    """
+    proxy = AwsProxy(function_env.moto.endpoint_url, serialise_dynamodb=True)
+    function_env.monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
+    _reset_cold_start_state()
+    with proxy.running():
+        yield proxy

@@ -1,0 +1,299 @@
+"""`make load`: a bounded load run against the local API server. Prints figures; not a test.
+
+Starts, like `make run` (local/dev.py, whose helpers it reuses): moto in a
+subprocess, the ProxStop sandbox and the local API server on free ports in
+this process, with the function configured through its real environment
+variables. Then sends a fixed mix of requests from N client threads:
+
+- GET status-only lookups over many status reference ids (and the vendor's);
+- POST JSON and POST form PIN checks over 101 reference ids, right and wrong PINs
+  (MAX_CODE_ATTEMPTS is raised to its maximum, 1000, so no id reaches it);
+- lookups of unknown reference ids (404 UNKNOWN_REFERENCE).
+
+It stops by itself after --requests requests or --max-seconds, whichever
+comes first, and reports requests/s, latency percentiles, counts by status,
+unexpected outcomes (anything but 200, 404 and 429, or a transport error) and
+the growth of this process's resident memory between the end of the warm-up
+and the end of the run. The handler runs in this process (as one Lambda
+execution environment: the local server invokes it one request at a time),
+so this process's RSS is the handler's, plus the sandbox's and the client's
+small, constant share.
+
+Targets: zero unexpected outcomes; memory growth under 10 MB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import gc
+import json
+import os
+import resource
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import IO, Final
+from urllib.parse import urlencode
+
+import urllib3
+
+from local.dev import conflicting_aws_variables, function_environment
+from local.emulator import DEFAULT_SECRET_NAME, DEFAULT_TABLE_NAME, provision, start_moto
+from local.lambda_runtime import API_PATH
+from local.sandbox import (
+    DEFAULT_KEY,
+    PIN,
+    VENDOR_REFERENCE,
+    SandboxServer,
+    start_sandbox,
+    status_reference,
+)
+from local.server import serve
+
+EXPECTED_STATUSES: Final = frozenset({200, 404, 429})
+MEMORY_TARGET_MB: Final = 10.0
+BATCH: Final = 250
+MAX_CODE_ATTEMPTS: Final = "1000"  # the highest the function's settings accept
+WRONG_PIN: Final = "54321"
+JSON_HEADERS: Final = {"Content-Type": "application/json"}
+FORM_HEADERS: Final = {"Content-Type": "application/x-www-form-urlencoded"}
+# Status-only lookups: every published class and plenty of unknown codes.
+STATUS_REFERENCES: Final = tuple(status_reference(code) for code in range(100, 1000, 7))
+# PIN checks spread over 101 ids, so that none gets near MAX_CODE_ATTEMPTS.
+CODE_REFERENCES: Final = (VENDOR_REFERENCE, *(status_reference(c) for c in range(100, 200)))
+
+
+@dataclass(frozen=True)
+class Planned:
+    method: str
+    url_suffix: str
+    body: bytes | None
+    headers: dict[str, str]
+
+
+def plan(index: int) -> Planned:
+    """The index-th request of the mix (deterministic): 50% GET, 40% PIN checks, 10% 404s."""
+    slot = index % 20
+    round_ = index // 20
+    if slot < 10:
+        reference = (
+            VENDOR_REFERENCE if slot == 0 else STATUS_REFERENCES[index % len(STATUS_REFERENCES)]
+        )
+        query = urlencode({"referenceId": reference if round_ % 2 else reference.lower()})
+        return Planned("GET", f"{API_PATH}?{query}", None, {})
+    if slot < 18:
+        reference = CODE_REFERENCES[(index // 2) % len(CODE_REFERENCES)]
+        pin = PIN if index % 3 == 0 else WRONG_PIN
+        if slot < 15:
+            body = json.dumps({"referenceId": reference, "code": pin}).encode()
+            return Planned("POST", API_PATH, body, JSON_HEADERS)
+        form = urlencode({"referenceid": reference, "code": pin}).encode()
+        return Planned("POST", API_PATH, form, FORM_HEADERS)
+    unknown = f"{index:032X}".replace("0", "E")  # unknown to the sandbox: 404
+    return Planned("POST", API_PATH, json.dumps({"referenceId": unknown}).encode(), JSON_HEADERS)
+
+
+@dataclass
+class Tally:
+    """What the client threads observed; guarded by `lock`."""
+
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    latencies_ms: list[float] = field(default_factory=list)
+    statuses: Counter[int] = field(default_factory=Counter)
+    unexpected: Counter[str] = field(default_factory=Counter)
+
+    def record(self, latency_ms: float, status: int | None, problem: str | None) -> None:
+        with self.lock:
+            self.latencies_ms.append(latency_ms)
+            if status is not None:
+                self.statuses[status] += 1
+            if problem is not None:
+                self.unexpected[problem] += 1
+
+
+def run_load(
+    base_url: str,
+    requests: int,
+    concurrency: int,
+    max_seconds: float,
+    every_batch: Callable[[], None] = lambda: None,
+) -> tuple[Tally, float]:
+    """Sends `requests` requests from `concurrency` threads; stops early at `max_seconds`.
+
+    `every_batch` runs once every BATCH requests (housekeeping outside the handler).
+    """
+    tally = Tally()
+    pool = urllib3.PoolManager(
+        maxsize=concurrency, retries=False, timeout=urllib3.Timeout(connect=5, read=30)
+    )
+    next_index = iter(range(requests))
+    index_lock = threading.Lock()
+    started = time.monotonic()
+    deadline = started + max_seconds
+
+    def worker() -> None:
+        while time.monotonic() < deadline:
+            with index_lock:
+                index = next(next_index, None)
+            if index is None:
+                return
+            if index % BATCH == 0:
+                every_batch()
+            planned = plan(index)
+            sent = time.perf_counter()
+            try:
+                response = pool.request(
+                    planned.method,
+                    base_url + planned.url_suffix,
+                    body=planned.body,
+                    headers=planned.headers,
+                )
+            except urllib3.exceptions.HTTPError as error:
+                tally.record((time.perf_counter() - sent) * 1000, None, type(error).__name__)
+                continue
+            latency_ms = (time.perf_counter() - sent) * 1000
+            problem = None if response.status in EXPECTED_STATUSES else f"HTTP {response.status}"
+            tally.record(latency_ms, response.status, problem)
+
+    threads = [threading.Thread(target=worker, name=f"load-{n}") for n in range(concurrency)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.monotonic() - started
+    pool.clear()
+    return tally, elapsed
+
+
+def rss_mib() -> float:
+    """This process's resident set size now (VmRSS), in MiB."""
+    gc.collect()
+    with contextlib.suppress(OSError), open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    # No /proc (not Linux): fall back to the peak, which can only overstate growth.
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def percentile(sorted_values: list[float], fraction: float) -> float:
+    if not sorted_values:
+        return float("nan")
+    rank = min(len(sorted_values) - 1, max(0, round(fraction * len(sorted_values)) - 1))
+    return sorted_values[rank]
+
+
+@contextlib.contextmanager
+def function_stdout_to_devnull() -> Iterator[IO[str]]:
+    """The handler's JSON logs and EMF metrics go to stdout; hide them, keep the report's."""
+    report = sys.stdout
+    with open(os.devnull, "w", encoding="utf-8") as devnull:
+        sys.stdout = devnull
+        try:
+            yield report
+        finally:
+            sys.stdout = report
+
+
+@contextlib.contextmanager
+def local_stack(upstream_format: str) -> Iterator[tuple[str, SandboxServer]]:
+    """moto + sandbox + local API server, the function configured as `make run` does it."""
+    with contextlib.ExitStack() as stack:
+        moto = stack.enter_context(start_moto())
+        sandbox = stack.enter_context(start_sandbox(0, DEFAULT_KEY))
+        provision(
+            moto.endpoint_url,
+            secret_name=DEFAULT_SECRET_NAME,
+            secret_value=json.dumps({"apiKey": DEFAULT_KEY}),
+            table_name=DEFAULT_TABLE_NAME,
+        )
+        for name in conflicting_aws_variables(os.environ):
+            del os.environ[name]
+        os.environ.update(
+            function_environment(
+                endpoint_url=moto.endpoint_url,
+                api_url=sandbox.url,
+                secret_name=DEFAULT_SECRET_NAME,
+                table_name=DEFAULT_TABLE_NAME,
+                upstream_format=upstream_format,
+                max_code_attempts=MAX_CODE_ATTEMPTS,
+            )
+        )
+        api = serve(0, quiet=True)
+        stack.callback(api.stop)
+        yield api.url, sandbox
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0] if __doc__ else None)
+    parser.add_argument("--requests", type=int, default=3000, help="requests to send (3000)")
+    parser.add_argument("--concurrency", type=int, default=8, help="client threads (8)")
+    parser.add_argument("--max-seconds", type=float, default=60.0, help="time cap (60)")
+    parser.add_argument("--warmup", type=int, default=300, help="warm-up requests (300)")
+    parser.add_argument("--format", choices=("json", "xml"), default="json", help="upstream")
+    parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
+    args = parser.parse_args(argv)
+    if args.requests < 1 or args.concurrency < 1 or args.max_seconds <= 0:
+        parser.error("--requests, --concurrency and --max-seconds must be positive")
+
+    print("Starting moto, the ProxStop sandbox and the local API server...", flush=True)
+    with local_stack(args.format) as (base_url, sandbox), function_stdout_to_devnull() as out:
+        # The sandbox journals every upstream request (for tests); clearing it keeps the
+        # sandbox's memory flat, so that the RSS figures are the handler's and the server's.
+        forget = sandbox.reset
+        warm, _ = run_load(base_url, args.warmup, args.concurrency, args.max_seconds, forget)
+        forget()
+        rss_start = rss_mib()
+        tally, elapsed = run_load(
+            base_url, args.requests, args.concurrency, args.max_seconds, forget
+        )
+        forget()
+        rss_end = rss_mib()
+    warm_unexpected = sum(warm.unexpected.values())
+
+    latencies = sorted(tally.latencies_ms)
+    done = len(latencies)
+    unexpected = sum(tally.unexpected.values())
+    growth = rss_end - rss_start
+    growth_mb = growth * 1.048576
+    capped = done < args.requests
+    met = unexpected == 0 and warm_unexpected == 0 and growth_mb < MEMORY_TARGET_MB
+
+    lines = [
+        "",
+        f"Load run against {base_url}{API_PATH}",
+        f"  server            local/server.py in this process (one execution environment),"
+        f" upstream format {args.format}",
+        "  mix               50% GET status-only (130 ids), 40% POST PIN checks (JSON 3:1 form,"
+        " 101 ids), 10% unknown ids",
+        f"  warm-up           {args.warmup} requests ({warm_unexpected} unexpected)",
+        f"  requests          {done} of {args.requests} at concurrency {args.concurrency}"
+        f" in {elapsed:.2f} s"
+        + (f"  (stopped by the {args.max_seconds:g} s cap)" if capped else ""),
+        f"  throughput        {done / elapsed:.1f} requests/s",
+        f"  latency (ms)      p50 {percentile(latencies, 0.50):.1f}"
+        f"   p90 {percentile(latencies, 0.90):.1f}"
+        f"   p99 {percentile(latencies, 0.99):.1f}"
+        f"   max {latencies[-1] if latencies else float('nan'):.1f}",
+        "  status codes      "
+        + "   ".join(f"{status}: {count}" for status, count in sorted(tally.statuses.items())),
+        f"  unexpected        {unexpected}   (target: 0)"
+        + (
+            "   " + ", ".join(f"{kind} x{count}" for kind, count in tally.unexpected.most_common())
+            if unexpected
+            else ""
+        ),
+        f"  memory (VmRSS)    {rss_start:.1f} MiB after warm-up -> {rss_end:.1f} MiB at the end:"
+        f" {growth:+.2f} MiB ({growth_mb:+.2f} MB)   (target: < {MEMORY_TARGET_MB:g} MB)",
+        f"  targets           {'met' if met else 'MISSED'}",
+    ]
+    print("\n".join(lines), file=out, flush=True)
+    return 1 if args.strict and not met else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
