@@ -18,6 +18,7 @@ FUNCTIONS_DIR: Final = ROOT / "functions"
 SECRET_NAME: Final = "bench/proxstop-api-key"
 TABLE_NAME: Final = "bench-telephone-status-attempts"
 REGION: Final = "us-east-1"
+SANDBOX_KEY: Final = "098f6bcd4621d373cade4e832627b4f6"  # local/sandbox.py DEFAULT_KEY
 VENDOR_REFERENCE: Final = "97A677DD3E0A42B8EA58D93D05BAC89F"
 PIN: Final = "16322"
 # Settings caps MAX_CODE_ATTEMPTS at 1000 (le=1000), so code checks rotate over

@@ -26,10 +26,7 @@ from typing import IO, Any
 
 from bench import cold
 from bench.common import (
-    REGION,
     ROOT,
-    SECRET_NAME,
-    TABLE_NAME,
     WORK_DIR,
     build_event,
     function_environment,
@@ -37,10 +34,7 @@ from bench.common import (
     summarise,
     write_json,
 )
-from bench.servers import SandboxProcess
-
-SANDBOX_KEY = "098f6bcd4621d373cade4e832627b4f6"
-
+from bench.servers import SandboxProcess, start_bench_moto
 
 # --------------------------------------------------------------------------- worker side
 
@@ -112,17 +106,7 @@ class Worker:
 
 
 def _servers() -> tuple[Any, SandboxProcess]:
-    sys.path.insert(0, str(ROOT))
-    from local.emulator import provision, start_moto  # noqa: PLC0415
-
-    moto = start_moto()
-    provision(
-        moto.endpoint_url,
-        secret_name=SECRET_NAME,
-        secret_value=SANDBOX_KEY,
-        table_name=TABLE_NAME,
-        region=REGION,
-    )
+    moto = start_bench_moto()
     return moto, SandboxProcess()
 
 

@@ -41,15 +41,12 @@ from urllib.parse import urlencode
 
 import urllib3
 
-from local.dev import conflicting_aws_variables, function_environment
-from local.emulator import DEFAULT_SECRET_NAME, DEFAULT_TABLE_NAME, provision, start_moto
+from local.dev import local_stack
 from local.lambda_runtime import API_PATH
 from local.sandbox import (
-    DEFAULT_KEY,
     PIN,
     VENDOR_REFERENCE,
     SandboxServer,
-    start_sandbox,
     status_reference,
 )
 from local.server import serve
@@ -200,32 +197,19 @@ def function_stdout_to_devnull() -> Iterator[IO[str]]:
 
 
 @contextlib.contextmanager
-def local_stack(upstream_format: str) -> Iterator[tuple[str, SandboxServer]]:
-    """moto + sandbox + local API server, the function configured as `make run` does it."""
-    with contextlib.ExitStack() as stack:
-        moto = stack.enter_context(start_moto())
-        sandbox = stack.enter_context(start_sandbox(0, DEFAULT_KEY))
-        provision(
-            moto.endpoint_url,
-            secret_name=DEFAULT_SECRET_NAME,
-            secret_value=json.dumps({"apiKey": DEFAULT_KEY}),
-            table_name=DEFAULT_TABLE_NAME,
-        )
-        for name in conflicting_aws_variables(os.environ):
-            del os.environ[name]
-        os.environ.update(
-            function_environment(
-                endpoint_url=moto.endpoint_url,
-                api_url=sandbox.url,
-                secret_name=DEFAULT_SECRET_NAME,
-                table_name=DEFAULT_TABLE_NAME,
-                upstream_format=upstream_format,
-                max_code_attempts=MAX_CODE_ATTEMPTS,
-            )
-        )
+def local_api(upstream_format: str) -> Iterator[tuple[str, SandboxServer]]:
+    """moto + sandbox (never PROXSTOP_API_URL) + local API server, as `make run` sets them up."""
+    with local_stack(
+        upstream_format=upstream_format,
+        max_code_attempts=MAX_CODE_ATTEMPTS,
+        external_upstream=False,
+    ) as stack:
+        assert stack.sandbox is not None  # external_upstream=False: always started
         api = serve(0, quiet=True)
-        stack.callback(api.stop)
-        yield api.url, sandbox
+        try:
+            yield api.url, stack.sandbox
+        finally:
+            api.stop()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -241,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--requests, --concurrency and --max-seconds must be positive")
 
     print("Starting moto, the ProxStop sandbox and the local API server...", flush=True)
-    with local_stack(args.format) as (base_url, sandbox), function_stdout_to_devnull() as out:
+    with local_api(args.format) as (base_url, sandbox), function_stdout_to_devnull() as out:
         # The sandbox journals every upstream request (for tests); clearing it keeps the
         # sandbox's memory flat, so that the RSS figures are the handler's and the server's.
         forget = sandbox.reset

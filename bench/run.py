@@ -39,9 +39,6 @@ from bench import cold, package
 from bench.common import (
     BENCH_DIR,
     FUNCTIONS_DIR,
-    REGION,
-    SECRET_NAME,
-    TABLE_NAME,
     WORK_DIR,
     build_event,
     function_environment,
@@ -50,11 +47,9 @@ from bench.common import (
     write_json,
 )
 from bench.report import evaluate, render_markdown, render_text
-from bench.servers import CountingProxy, SandboxProcess
+from bench.servers import SandboxProcess, start_bench_moto
+from local.aws_proxy import GET_SECRET_VALUE, UPDATE_ITEM, AwsProxy
 
-SANDBOX_KEY: Final = "098f6bcd4621d373cade4e832627b4f6"  # local/sandbox.py DEFAULT_KEY
-GET_SECRET: Final = "secretsmanager.GetSecretValue"
-UPDATE_ITEM: Final = "DynamoDB_20120810.UpdateItem"
 PARTS: Final = ("warm", "cold", "resources", "package")
 NAGLE_SUSPECT_MS: Final = 20.0
 
@@ -213,7 +208,7 @@ def analyse_warm(raw: dict[str, Any], *, ours_only: bool = False) -> dict[str, A
 
 def resources_part(
     base_env: Callable[[str], dict[str, str]],
-    proxy: CountingProxy,
+    proxy: AwsProxy,
     sandbox_url: str,
     invocations: int,
 ) -> dict[str, Any]:
@@ -230,7 +225,7 @@ def resources_part(
         counts = proxy.counts()
         worker = json.loads(out.read_text(encoding="utf-8"))
         result[target] = {
-            "secrets_manager_calls": counts.get(GET_SECRET, 0),
+            "secrets_manager_calls": counts.get(GET_SECRET_VALUE, 0),
             "upstream_requests": stats["requests"],
             "upstream_connections": stats["connections"],
             "attempt_store_calls": counts.get(UPDATE_ITEM, 0),
@@ -356,24 +351,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         },
     }
 
-    sys.path.insert(0, str(BENCH_DIR.parent))
-    from local.emulator import provision, start_moto  # noqa: PLC0415 (repo root on sys.path)
-
     needs_servers = bool(parts & {"warm", "cold", "resources"})
     moto = sandbox = proxy = None
     try:
         if needs_servers:
             log("starting moto, the sandbox and the counting proxy on 127.0.0.1")
-            moto = start_moto()
-            provision(
-                moto.endpoint_url,
-                secret_name=SECRET_NAME,
-                secret_value=SANDBOX_KEY,
-                table_name=TABLE_NAME,
-                region=REGION,
-            )
+            moto = start_bench_moto()
             sandbox = SandboxProcess()
-            proxy = CountingProxy(moto.endpoint_url)
+            proxy = AwsProxy(moto.endpoint_url, upstream_timeout=30.0)
             moto_url, sandbox_url = moto.endpoint_url, sandbox.url
 
             def env_for(aws_endpoint_url: str) -> dict[str, str]:

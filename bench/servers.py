@@ -2,34 +2,48 @@
 
 - The ProxStop sandbox (local/sandbox.py) runs in its own process, so that
   its threads share neither the GIL nor the peak RSS of the process under test.
-- moto (local/emulator.py) runs in its own process too.
-- `CountingProxy` sits in front of moto and counts, at the server side, the
-  requests the code under test makes (by `X-Amz-Target`).
+- moto (local/emulator.py) runs in its own process too (`start_bench_moto`).
+- `CountingProxy` (local/aws_proxy.py's `AwsProxy`, as the integration tests
+  use it) sits in front of moto and counts, at the server side, the requests
+  the code under test makes (by `X-Amz-Target`).
 """
 
 from __future__ import annotations
 
 import contextlib
-import http.client
-import io
-import socket
 import subprocess
 import sys
 import threading
-from collections import Counter
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
-from typing import IO, Final
+from typing import IO, TYPE_CHECKING
 
-from bench.common import ROOT
+from bench.common import REGION, ROOT, SANDBOX_KEY, SECRET_NAME, TABLE_NAME
+from local.lifecycle import Stoppable
 
-HOST: Final = "127.0.0.1"
-_HOP_BY_HOP: Final = frozenset(
-    {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "content-length"}
-)
+if TYPE_CHECKING:
+    from local.emulator import MotoServer
 
 
-class SandboxProcess:
+def start_bench_moto() -> MotoServer:
+    """moto on a free port, provisioned with the bench's secret (the sandbox key) and table."""
+    # Imported here: boto3 is slow to import, and bench.compare's workers import this module.
+    from local.emulator import provision, start_moto  # noqa: PLC0415
+
+    moto = start_moto()
+    try:
+        provision(
+            moto.endpoint_url,
+            secret_name=SECRET_NAME,
+            secret_value=SANDBOX_KEY,
+            table_name=TABLE_NAME,
+            region=REGION,
+        )
+    except BaseException:
+        moto.stop()
+        raise
+    return moto
+
+
+class SandboxProcess(Stoppable):
     """`python -m bench.sandbox_proc`: the sandbox in a child that ends when its stdin closes."""
 
     def __init__(self, startup_timeout: float = 20.0) -> None:
@@ -59,17 +73,6 @@ class SandboxProcess:
                 self.process.kill()
                 self.process.wait(5)
 
-    def __enter__(self) -> SandboxProcess:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
 
 def _readline_within(stream: IO[str], timeout: float) -> str:
     result: list[str] = []
@@ -77,96 +80,3 @@ def _readline_within(stream: IO[str], timeout: float) -> str:
     reader.start()
     reader.join(timeout)
     return result[0] if result else ""
-
-
-class _ProxyServer(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-
-    def __init__(self, target: tuple[str, int]) -> None:
-        self.target = target
-        self.lock = threading.Lock()
-        self.counts: Counter[str] = Counter()
-        super().__init__((HOST, 0), _ProxyHandler)
-
-
-class _ProxyHandler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    wbufsize = io.DEFAULT_BUFFER_SIZE  # status line, headers and body leave in one write
-    server: _ProxyServer
-
-    def setup(self) -> None:
-        super().setup()
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    def log_message(self, format: str, *args: object) -> None:
-        return
-
-    def do_POST(self) -> None:
-        self._forward()
-
-    def do_GET(self) -> None:
-        self._forward()
-
-    def _forward(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else None
-        target = self.headers.get("X-Amz-Target") or f"{self.command} {self.path.split('?')[0]}"
-        with self.server.lock:
-            self.server.counts[target] += 1
-        upstream = http.client.HTTPConnection(*self.server.target, timeout=30)
-        try:
-            headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
-            upstream.request(self.command, self.path, body=body, headers=headers)
-            response = upstream.getresponse()
-            payload = response.read()
-            self.send_response(response.status, response.reason)
-            for name, value in response.getheaders():
-                if name.lower() not in _HOP_BY_HOP:
-                    self.send_header(name, value)
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-        finally:
-            upstream.close()
-
-
-class CountingProxy:
-    """A reverse proxy in front of moto counting requests per `X-Amz-Target`."""
-
-    def __init__(self, target_url: str) -> None:
-        host_port = target_url.removeprefix("http://").rstrip("/")
-        host, _, port = host_port.partition(":")
-        self._server = _ProxyServer((host, int(port)))
-        self.url = f"http://{HOST}:{self._server.server_address[1]}"
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.1},
-            name="counting-proxy",
-            daemon=True,
-        )
-        self._thread.start()
-
-    def reset(self) -> None:
-        with self._server.lock:
-            self._server.counts.clear()
-
-    def counts(self) -> dict[str, int]:
-        with self._server.lock:
-            return dict(self._server.counts)
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(5)
-
-    def __enter__(self) -> CountingProxy:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

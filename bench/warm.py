@@ -35,6 +35,7 @@ from urllib.parse import urlencode, urlsplit
 import urllib3
 
 from bench.common import (
+    SANDBOX_KEY,
     TABLE_NAME,
     build_event,
     kind_of,
@@ -43,7 +44,6 @@ from bench.common import (
     write_json,
 )
 
-SANDBOX_KEY: Final = "098f6bcd4621d373cade4e832627b4f6"  # local/sandbox.py DEFAULT_KEY
 _FAKE_SIGV4: Final = (
     "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/dynamodb/aws4_request, "
     "SignedHeaders=host;x-amz-date;x-amz-target, Signature=0"  # moto does not verify it

@@ -19,6 +19,7 @@ import signal
 import sys
 import time
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from types import FrameType
 from typing import Final, NoReturn
 
@@ -35,6 +36,7 @@ from local.sandbox import (
     DEFAULT_KEY,
     PIN,
     VENDOR_REFERENCE,
+    SandboxServer,
     fault_reference,
     start_sandbox,
     status_reference,
@@ -112,20 +114,41 @@ def _interrupt(signum: int, frame: FrameType | None) -> NoReturn:
     raise KeyboardInterrupt
 
 
+@dataclass(frozen=True)
+class LocalStack:
+    """What `local_stack` started besides moto: the sandbox, unless PROXSTOP_API_URL was used."""
+
+    sandbox: SandboxServer | None
+
+    @property
+    def sandbox_url(self) -> str | None:
+        return None if self.sandbox is None else self.sandbox.url
+
+
 @contextlib.contextmanager
-def local_stack() -> Iterator[str | None]:
+def local_stack(
+    *,
+    upstream_format: str | None = None,
+    max_code_attempts: str | None = None,
+    external_upstream: bool = True,
+) -> Iterator[LocalStack]:
     """Moto (+ the sandbox unless PROXSTOP_API_URL is set), provisioned, and the
-    function's environment in os.environ; yields the sandbox URL (None when not started)."""
+    function's environment in os.environ; stops what it started on the way out.
+
+    `upstream_format` and `max_code_attempts` default to PROXSTOP_FORMAT (json) and
+    MAX_CODE_ATTEMPTS (5); `external_upstream=False` ignores PROXSTOP_API_URL and
+    always starts the sandbox.
+    """
     with contextlib.ExitStack() as running:
         moto = running.enter_context(start_moto())
-        user_api_url = os.environ.get("PROXSTOP_API_URL", "").strip()
-        sandbox_url: str | None = None
+        user_api_url = os.environ.get("PROXSTOP_API_URL", "").strip() if external_upstream else ""
+        sandbox: SandboxServer | None = None
         if user_api_url:
             api_url = user_api_url
             key = os.environ.get("PROXSTOP_API_KEY", DEFAULT_KEY)
         else:
             sandbox = running.enter_context(start_sandbox(0, DEFAULT_KEY))
-            api_url = sandbox_url = sandbox.url
+            api_url = sandbox.url
             key = DEFAULT_KEY
         provision(
             moto.endpoint_url,
@@ -135,17 +158,21 @@ def local_stack() -> Iterator[str | None]:
         )
         for name in conflicting_aws_variables(os.environ):
             del os.environ[name]
+        if upstream_format is None:
+            upstream_format = os.environ.get("PROXSTOP_FORMAT", "json")
+        if max_code_attempts is None:
+            max_code_attempts = os.environ.get("MAX_CODE_ATTEMPTS", "5")
         os.environ.update(
             function_environment(
                 endpoint_url=moto.endpoint_url,
                 api_url=api_url,
                 secret_name=DEFAULT_SECRET_NAME,
                 table_name=DEFAULT_TABLE_NAME,
-                upstream_format=os.environ.get("PROXSTOP_FORMAT", "json"),
-                max_code_attempts=os.environ.get("MAX_CODE_ATTEMPTS", "5"),
+                upstream_format=upstream_format,
+                max_code_attempts=max_code_attempts,
             )
         )
-        yield sandbox_url
+        yield LocalStack(sandbox)
 
 
 def main() -> int:
@@ -168,10 +195,10 @@ def main() -> int:
     with contextlib.ExitStack() as running:
         running.callback(api.server_close)
         try:
-            sandbox_url = running.enter_context(local_stack())
+            stack = running.enter_context(local_stack())
             api.start("local-api")
             running.callback(api.stop)
-            print(_banner(api.url, sandbox_url), flush=True)
+            print(_banner(api.url, stack.sandbox_url), flush=True)
             while True:
                 time.sleep(3600)
         except KeyboardInterrupt:

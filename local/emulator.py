@@ -16,12 +16,13 @@ import sys
 import threading
 import time
 from collections import deque
-from types import TracebackType
 from typing import TYPE_CHECKING, Final
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
+
+from local.lifecycle import Stoppable
 
 if TYPE_CHECKING:
     from types_boto3_dynamodb.client import DynamoDBClient
@@ -59,7 +60,7 @@ def _answers(port: int) -> bool:
     return response.status == 200
 
 
-class MotoServer:
+class MotoServer(Stoppable):
     """A running `python -m moto.server` bound to 127.0.0.1; stop() ends it for good.
 
     Its output (a line per request) is drained continuously and only the
@@ -97,17 +98,6 @@ class MotoServer:
     def log_tail(self) -> str:
         """The last lines moto printed, for error messages."""
         return "\n".join(self._tail)
-
-    def __enter__(self) -> MotoServer:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 def _launch(port: int) -> MotoServer:

@@ -1,4 +1,4 @@
-"""The HTTP/1.1 server plumbing shared by the sandbox and the local API server.
+"""The HTTP/1.1 server plumbing shared by the sandbox, the local API server and the AWS proxy.
 
 Why not plain ThreadingHTTPServer: its server_close() joins every handler
 thread, so one idle keep-alive client makes stop() hang, and its default
@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from io import BufferedIOBase
 from typing import Any, Final
 
 LISTEN_HOST: Final = "127.0.0.1"
@@ -115,3 +116,25 @@ class TrackedHandler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         """Silenced: the base class logs raw request lines, query string (key, PIN) included."""
         return
+
+
+def read_chunked(rfile: BufferedIOBase, limit: int) -> bytes | None:
+    """A `Transfer-Encoding: chunked` request body, trailers consumed.
+
+    None when a chunk size is malformed or the body would exceed `limit` bytes;
+    the rest of the body is then unread, so the connection cannot be reused.
+    """
+    body = bytearray()
+    while True:
+        try:
+            size = int(rfile.readline(1024).split(b";")[0].strip(), 16)
+        except ValueError:
+            return None
+        if size < 0 or len(body) + size > limit:
+            return None
+        if size == 0:
+            while rfile.readline(1024) not in (b"\r\n", b"\n", b""):
+                pass
+            return bytes(body)
+        body += rfile.read(size)
+        rfile.readline(8)

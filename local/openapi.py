@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+from local.generated import ROOT, write_or_check
+
 OPENAPI = ROOT / "docs" / "openapi.json"
 
 
@@ -43,19 +42,7 @@ def _drop_default_422(document: dict[str, Any]) -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--check", action="store_true", help="fail if docs/openapi.json is stale")
-    args = parser.parse_args()
-    wanted = render()
-    if args.check:
-        if not OPENAPI.exists() or OPENAPI.read_text() != wanted:
-            print("docs/openapi.json is stale: run `make openapi`")
-            return 1
-        return 0
-    OPENAPI.parent.mkdir(exist_ok=True)
-    OPENAPI.write_text(wanted)
-    print(f"wrote {OPENAPI.relative_to(ROOT)}")
-    return 0
+    return write_or_check(OPENAPI, render, make_target="openapi", description=__doc__)
 
 
 if __name__ == "__main__":

@@ -7,12 +7,11 @@ bundling it would add ~20 MB to the asset and to every cold start's unzip.
 
 from __future__ import annotations
 
-import argparse
 import subprocess
 import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from local.generated import ROOT, write_or_check
+
 REQUIREMENTS = ROOT / "functions" / "telephone_status" / "requirements.txt"
 PROVIDED_BY_RUNTIME = {"boto3", "botocore", "s3transfer", "jmespath", "python-dateutil", "six"}
 HEADER = (
@@ -49,19 +48,7 @@ def render() -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--check", action="store_true", help="fail if the file is stale")
-    args = parser.parse_args()
-    wanted = render()
-    if args.check:
-        current = REQUIREMENTS.read_text() if REQUIREMENTS.exists() else ""
-        if current != wanted:
-            print(f"{REQUIREMENTS.relative_to(ROOT)} is stale: run `make requirements`")
-            return 1
-        return 0
-    REQUIREMENTS.write_text(wanted)
-    print(f"wrote {REQUIREMENTS.relative_to(ROOT)}")
-    return 0
+    return write_or_check(REQUIREMENTS, render, make_target="requirements", description=__doc__)
 
 
 if __name__ == "__main__":

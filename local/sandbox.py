@@ -82,7 +82,8 @@ from types import FrameType
 from typing import Any, Final, Literal
 from urllib.parse import parse_qsl, urlsplit
 
-from local.httpbase import LISTEN_HOST, TrackedHandler, TrackingHTTPServer
+from local.httpbase import LISTEN_HOST, TrackedHandler, TrackingHTTPServer, read_chunked
+from local.lifecycle import Stoppable
 
 DEFAULT_KEY: Final = "098f6bcd4621d373cade4e832627b4f6"
 VENDOR_REFERENCE: Final = "97A677DD3E0A42B8EA58D93D05BAC89F"
@@ -528,23 +529,11 @@ class _Handler(TrackedHandler):
         return self.rfile.read(length)
 
     def _read_chunked(self) -> bytes | None:
-        body = bytearray()
-        while True:
-            line = self.rfile.readline(1024)
-            try:
-                size = int(line.split(b";")[0].strip(), 16)
-            except ValueError:
-                size = -1
-            if size < 0 or len(body) + size > MAX_REQUEST_BODY:
-                self.close_connection = True
-                self._send(Reply(status=400, body=b"bad chunked body\n", content_type="text/plain"))
-                return None
-            if size == 0:
-                while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
-                    pass
-                return bytes(body)
-            body += self.rfile.read(size)
-            self.rfile.readline(8)
+        body = read_chunked(self.rfile, MAX_REQUEST_BODY)
+        if body is None:
+            self.close_connection = True
+            self._send(Reply(status=400, body=b"bad chunked body\n", content_type="text/plain"))
+        return body
 
     def _json(self, status: int, payload: object) -> None:
         body = json.dumps(payload).encode()
@@ -708,7 +697,7 @@ class _Handler(TrackedHandler):
 # --------------------------------------------------------------------------- API
 
 
-class SandboxServer:
+class SandboxServer(Stoppable):
     """A running sandbox: its URL, direct access to its state, and a prompt stop()."""
 
     def __init__(self, httpd: _Server) -> None:
@@ -733,12 +722,6 @@ class SandboxServer:
 
     def stats(self) -> dict[str, int]:
         return self.state.stats()
-
-    def __enter__(self) -> SandboxServer:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
 
 
 def start_sandbox(

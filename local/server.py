@@ -21,7 +21,7 @@ from types import FrameType
 from typing import Any, Final
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from local.httpbase import LISTEN_HOST, TrackedHandler, TrackingHTTPServer
+from local.httpbase import LISTEN_HOST, TrackedHandler, TrackingHTTPServer, read_chunked
 from local.lambda_runtime import LocalContext, build_rest_event, ensure_functions_on_path
 
 DEFAULT_PORT: Final = 3000
@@ -123,7 +123,7 @@ class _ApiHandler(TrackedHandler):
     def _read_body(self) -> bytes | None:
         """The request body, or None when it is over MAX_BODY_BYTES or malformed."""
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            return self._read_chunked()
+            return read_chunked(self.rfile, MAX_BODY_BYTES)
         try:
             length = int(self.headers.get("Content-Length", "0"))
         except ValueError:
@@ -131,22 +131,6 @@ class _ApiHandler(TrackedHandler):
         if length < 0 or length > MAX_BODY_BYTES:
             return None
         return self.rfile.read(length)
-
-    def _read_chunked(self) -> bytes | None:
-        body = bytearray()
-        while True:
-            try:
-                size = int(self.rfile.readline(1024).split(b";")[0].strip(), 16)
-            except ValueError:
-                return None
-            if size < 0 or len(body) + size > MAX_BODY_BYTES:
-                return None
-            if size == 0:
-                while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
-                    pass
-                return bytes(body)
-            body += self.rfile.read(size)
-            self.rfile.readline(8)
 
     def _proxy(self) -> None:
         started = time.monotonic()

@@ -248,5 +248,5 @@ def aws_proxy(function_env: FunctionEnv) -> Iterator[AwsProxy]:
     proxy = AwsProxy(function_env.moto.endpoint_url, serialise_dynamodb=True)
     function_env.monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
     _reset_cold_start_state()
-    with proxy.running():
+    with proxy:
         yield proxy

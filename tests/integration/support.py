@@ -3,27 +3,26 @@
 - the secrets the suite sends (keys, PINs), registered so that the log-hygiene
   hook in conftest.py can look for them in every test's captured output;
 - API Gateway events for the three request shapes, and readers for results;
-- `AwsProxy`: a counting HTTP proxy in front of moto, so that AWS calls are
-  counted at the server (by `X-Amz-Target`), and can be cut off on demand.
+- `AwsProxy` (re-exported from local/aws_proxy.py): a counting HTTP proxy in
+  front of moto, so that AWS calls are counted at the server (by `X-Amz-Target`),
+  and can be cut off on demand.
 """
 
 from __future__ import annotations
 
 import contextlib
-import http.client
 import json
 import re
-import threading
 import uuid
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Final
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 import pytest
 
-from local.httpbase import TrackedHandler, TrackingHTTPServer
+from local.aws_proxy import GET_SECRET_VALUE, UPDATE_ITEM, AwsProxy
 from local.lambda_runtime import build_rest_event
 from local.sandbox import DEFAULT_KEY, PIN, VENDOR_REFERENCE
 
@@ -280,115 +279,6 @@ def assert_outcome(result: dict[str, Any], reference: str, expect: Expect) -> di
     assert expect.status is not None
     return assert_status(result, reference, expect.status, expect.code_valid)
 
-
-# --------------------------------------------------------------------------- AWS proxy
-
-_HOP_BY_HOP: Final = frozenset(
-    {
-        "connection",
-        "keep-alive",
-        "proxy-connection",
-        "transfer-encoding",
-        "te",
-        "trailer",
-        "upgrade",
-        "content-length",
-        "date",
-        "server",
-    }
-)
-
-
-class _ProxyServer(TrackingHTTPServer):
-    def __init__(self, upstream: str, *, serialise_dynamodb: bool) -> None:
-        parts = urlsplit(upstream)
-        self.upstream_host = parts.hostname or "127.0.0.1"
-        self.upstream_port = parts.port or 80
-        self.serialise_dynamodb = serialise_dynamodb
-        self.dynamodb_lock = threading.Lock()
-        self.counts_lock = threading.Lock()
-        self.counts: Counter[str] = Counter()
-        super().__init__(("127.0.0.1", 0), _ProxyHandler, keep_alive_timeout=30.0)
-
-
-class _ProxyHandler(TrackedHandler):
-    server: _ProxyServer
-
-    def do_GET(self) -> None:
-        self._forward()
-
-    def do_POST(self) -> None:
-        self._forward()
-
-    def _forward(self) -> None:
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        target = self.headers.get("X-Amz-Target") or f"{self.command} {urlsplit(self.path).path}"
-        with self.server.counts_lock:
-            self.server.counts[target] += 1
-        serialised = self.server.serialise_dynamodb and target.startswith("DynamoDB_")
-        guard = self.server.dynamodb_lock if serialised else contextlib.nullcontext()
-        headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
-        connection = http.client.HTTPConnection(
-            self.server.upstream_host, self.server.upstream_port, timeout=10
-        )
-        try:
-            with guard:
-                connection.request(self.command, self.path, body=body, headers=headers)
-                response = connection.getresponse()
-                payload = response.read()
-        except OSError:
-            self.send_error(502)
-            return
-        finally:
-            connection.close()
-        self.send_response(response.status)
-        for name, value in response.getheaders():
-            if name.lower() not in _HOP_BY_HOP:
-                self.send_header(name, value)
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-
-class AwsProxy:
-    """A counting HTTP proxy on 127.0.0.1 in front of the AWS emulator.
-
-    Point `AWS_ENDPOINT_URL` at `url`; `count("secretsmanager.GetSecretValue")`
-    then tells how many such requests reached the server. `stop()` makes AWS
-    unreachable (connections refused) for the rest of the test.
-
-    `serialise_dynamodb=True` forwards DynamoDB requests one at a time: moto's
-    conditional `update_item` is not atomic under concurrent requests (lost
-    updates), whereas DynamoDB's is; this restores DynamoDB's per-item
-    atomicity without changing what the function does.
-    """
-
-    def __init__(self, upstream_url: str, *, serialise_dynamodb: bool = False) -> None:
-        self._server = _ProxyServer(upstream_url, serialise_dynamodb=serialise_dynamodb)
-        self._server.start("aws-proxy")
-        self.url = self._server.url
-
-    def count(self, target: str) -> int:
-        with self._server.counts_lock:
-            return self._server.counts[target]
-
-    def counts(self) -> Counter[str]:
-        with self._server.counts_lock:
-            return Counter(self._server.counts)
-
-    def stop(self) -> None:
-        self._server.stop()
-
-    @contextlib.contextmanager
-    def running(self) -> Iterator[AwsProxy]:
-        try:
-            yield self
-        finally:
-            self.stop()
-
-
-GET_SECRET_VALUE: Final = "secretsmanager.GetSecretValue"
-UPDATE_ITEM: Final = "DynamoDB_20120810.UpdateItem"
 
 __all__ = [
     "DEFAULT_KEY",
