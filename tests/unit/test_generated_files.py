@@ -1,0 +1,20 @@
+"""Generated files that are committed must match what the code generates now."""
+
+from __future__ import annotations
+
+import json
+
+from local.openapi import OPENAPI
+from local.openapi import render as render_openapi
+
+
+def test_openapi_document_is_current() -> None:
+    assert OPENAPI.read_text() == render_openapi(), "docs/openapi.json is stale: make openapi"
+
+
+def test_openapi_documents_every_error_status_and_no_422() -> None:
+    document = json.loads(render_openapi())
+    for method in ("get", "post"):
+        responses = document["paths"]["/v1/telephone-status"][method]["responses"]
+        assert set(responses) == {"200", "400", "404", "429", "500", "502", "503", "504"}
+    assert "HTTPValidationError" not in document["components"]["schemas"]
