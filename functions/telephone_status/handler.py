@@ -96,7 +96,9 @@ def preflight() -> Response[str]:
 
 @app.not_found
 def not_found(_: NotFoundError) -> Response[str]:
-    error = MethodNotAllowed() if app.current_event.path == ROUTE else RouteNotFound()
+    # Powertools matches "/v1/telephone-status/" too; so must the 405 decision.
+    on_route = app.current_event.path.rstrip("/") == ROUTE
+    error = MethodNotAllowed() if on_route else RouteNotFound()
     return _problem(error)
 
 

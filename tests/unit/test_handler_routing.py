@@ -254,9 +254,10 @@ def test_unknown_path_is_a_404_not_found(method: str, path: str) -> None:
     assert "errors" not in problem
 
 
+@pytest.mark.parametrize("path", ["/v1/telephone-status", "/v1/telephone-status/"])
 @pytest.mark.parametrize("method", ["DELETE", "PUT", "PATCH", "HEAD"])
-def test_other_methods_are_a_405_with_allow(method: str) -> None:
-    result = invoke(make_event(method, query={"referenceId": RID}))
+def test_other_methods_are_a_405_with_allow(method: str, path: str) -> None:
+    result = invoke(make_event(method, query={"referenceId": RID}, path=path))
     assert result["statusCode"] == 405
     assert problem_of(result)["code"] == "METHOD_NOT_ALLOWED"
     allowed = {m.strip() for m in headers_of(result)["allow"].split(",")}
