@@ -7,10 +7,17 @@ nothing is compiled here, so an x86_64 laptop or CI machine produces a correct a
 Installed dependencies are cached under ``.build/lambda-deps/<key>/`` where the key is a hash
 of requirements.txt and the target, so repeated synths (tests, ``make synth``, ``cdk deploy``)
 copy a ready directory instead of resolving and unpacking wheels again.
+
+Lambda's ``/var/task`` is read-only, so a bundle without bytecode is compiled on every cold
+start. When a CPython of the runtime's exact version is available (found by uv, or installed
+by it if ``UV_PYTHON_DOWNLOADS`` allows), the finished bundle is compiled with
+``--invalidation-mode unchecked-hash``; otherwise that step is skipped with one warning line.
+Compilation happens in the output directory only, never in the dependency cache.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.util
 import os
@@ -18,6 +25,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +40,15 @@ BUNDLE_EXCLUDES = (*SOURCE_EXCLUDES, "requirements.txt")
 
 # Bumped when the way dependencies are installed changes, so old cache entries are ignored.
 _CACHE_FORMAT = "1"
+
+# Bounds on the optional bytecode step, so that it can never hang a synth.
+PYTHON_INSTALL_TIMEOUT_SECONDS = 120
+COMPILE_TIMEOUT_SECONDS = 300
+
+
+# subprocess.run, and "version -> interpreter path or None"; both replaceable in tests.
+Runner = Callable[..., "subprocess.CompletedProcess[str]"]
+PythonFinder = Callable[[str], "str | None"]
 
 
 class BundlingError(RuntimeError):
@@ -134,8 +151,10 @@ def bundle_into(
     requirements: Path,
     target: BundleTarget,
     cache_dir: Path = DEPENDENCY_CACHE_DIR,
+    find_python: PythonFinder | None = None,
 ) -> bool:
-    """Fill ``output_dir`` with the dependencies and the source tree; False if no installer."""
+    """Fill ``output_dir`` with the dependencies, the source tree and, if a CPython of the
+    target version is found, their bytecode; False if no installer."""
     dependencies = install_dependencies(requirements, target, cache_dir)
     if dependencies is None:
         return False
@@ -143,4 +162,103 @@ def bundle_into(
     shutil.copytree(
         source_dir, output_dir, dirs_exist_ok=True, ignore=shutil.ignore_patterns(*BUNDLE_EXCLUDES)
     )
+    precompile_bytecode(output_dir, target, find_python=find_python or cached_target_python)
+    return True
+
+
+# --- Optional bytecode precompilation ------------------------------------------------------
+
+
+def find_target_python(
+    version: str,
+    *,
+    uv: str | None = None,
+    environ: Mapping[str, str] | None = None,
+    run: Runner = subprocess.run,
+) -> str | None:
+    """Path of a CPython ``version`` interpreter, or None.
+
+    ``uv python find`` first; then, unless ``UV_PYTHON_DOWNLOADS=never`` (set by the Makefile),
+    one bounded ``uv python install`` attempt. Any failure just means "not found".
+    """
+    environ = os.environ if environ is None else environ
+    uv = _find_uv() if uv is None else uv
+    if uv is None:
+        return shutil.which(f"python{version}")
+    request = f"cpython@{version}"
+
+    def find() -> str | None:
+        try:
+            found = run(
+                [uv, "python", "find", request],
+                capture_output=True, text=True, check=False, timeout=30,
+            )  # fmt: skip
+        except (OSError, subprocess.SubprocessError):
+            return None
+        path = found.stdout.strip()
+        return path if found.returncode == 0 and path else None
+
+    path = find()
+    if path is not None or environ.get("UV_PYTHON_DOWNLOADS", "").lower() == "never":
+        return path
+    try:
+        # --no-bin: do not put python3.x on the operator's PATH as a side effect.
+        installed = run(
+            [uv, "python", "install", "--no-bin", request],
+            capture_output=True, text=True, check=False, timeout=PYTHON_INSTALL_TIMEOUT_SECONDS,
+        )  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return find() if installed.returncode == 0 else None
+
+
+@functools.cache
+def cached_target_python(version: str) -> str | None:
+    # Once per process: a synth bundles several assets and an install attempt can take seconds.
+    return find_target_python(version)
+
+
+def compile_command(python: str, bundle_dir: Path) -> list[str]:
+    # -I: ignore PYTHON* variables (PYTHONPYCACHEPREFIX would put the .pyc outside the bundle).
+    # unchecked-hash: valid whatever the mtimes end up being once zipped and deployed; never
+    # re-checked at import, and the asset is immutable anyway.
+    return [
+        python, "-I", "-m", "compileall", "-q", "-j0",
+        "--invalidation-mode", "unchecked-hash", str(bundle_dir),
+    ]  # fmt: skip
+
+
+def precompile_bytecode(
+    bundle_dir: Path,
+    target: BundleTarget,
+    *,
+    find_python: PythonFinder = find_target_python,
+    run: Runner = subprocess.run,
+) -> bool:
+    """Add ``__pycache__/*.cpython-3XX.pyc`` to the bundle if possible; never raises."""
+    python = find_python(target.python_version)
+    if python is None:
+        print(
+            f"bytecode not precompiled: no CPython {target.python_version} found; cold starts "
+            "compile pydantic, Powertools and the handler on every start (~0.7 s)",
+            file=sys.stderr,
+        )
+        return False
+    try:
+        completed = run(
+            compile_command(python, bundle_dir),
+            capture_output=True, text=True, check=False, timeout=COMPILE_TIMEOUT_SECONDS,
+        )  # fmt: skip
+    except (OSError, subprocess.SubprocessError) as error:
+        print(f"bytecode not precompiled: {python} -m compileall failed: {error}", file=sys.stderr)
+        return False
+    if completed.returncode != 0:
+        # Partial success: every file that compiled keeps its .pyc; the rest compile at runtime.
+        last_line = (completed.stdout.strip() or completed.stderr.strip()).splitlines()[-1:]
+        print(
+            f"bytecode partly precompiled: compileall exit {completed.returncode}: "
+            + (last_line[0] if last_line else ""),
+            file=sys.stderr,
+        )
+        return False
     return True

@@ -16,6 +16,7 @@ from infra.bundling import (
     SOURCE_EXCLUDES,
     BundleTarget,
     bundle_into,
+    cached_target_python,
 )
 
 
@@ -51,6 +52,9 @@ class LocalPythonBundling:
 def function_code(runtime: lambda_.Runtime) -> lambda_.Code:
     """``functions/`` bundled locally for ``runtime`` on arm64 (Docker only as a fallback)."""
     target = BundleTarget.for_runtime(runtime.name)
+    # Decided before hashing: whether the bundle will carry bytecode is part of the asset's
+    # identity, so a later synth on a machine with CPython 3.x ships a new asset.
+    bytecode = "cpython" if cached_target_python(target.python_version) else "none"
     requirements_in_asset = REQUIREMENTS_FILE.relative_to(FUNCTIONS_DIR).as_posix()
     return lambda_.Code.from_asset(
         str(FUNCTIONS_DIR),
@@ -59,6 +63,7 @@ def function_code(runtime: lambda_.Runtime) -> lambda_.Code:
         bundling=cdk.BundlingOptions(
             image=runtime.bundling_image,
             platform="linux/arm64",
+            environment={"PRECOMPILED_BYTECODE": bytecode},
             # Fallback only, where local bundling cannot run: the same install inside the
             # runtime's build image.
             command=[

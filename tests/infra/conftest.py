@@ -7,7 +7,12 @@ under ``pytest -n 2 --dist loadgroup`` one worker runs them all and synthesises 
 
 from __future__ import annotations
 
+import os
+
 import pytest
+
+# Tests stay offline: no attempt to download a CPython for bytecode precompilation.
+os.environ.setdefault("UV_PYTHON_DOWNLOADS", "never")
 
 from tests.infra.infra_synth import (
     ENV_NAMES,
