@@ -31,6 +31,11 @@ class ApiError(Exception):
         super().__init__(self.reason)
 
 
+# Field names that may appear in logs. An unknown field's name is the client's text (it
+# could be anything, a PIN included), so logs only say that there was one.
+LOGGED_FIELD_NAMES = frozenset({"referenceId", "code", "body", "Content-Type"})
+
+
 class InvalidRequest(ApiError):
     status = 400
     code = "INVALID_REQUEST"
@@ -39,7 +44,11 @@ class InvalidRequest(ApiError):
 
     def __init__(self, errors: list[FieldError], detail: str | None = None) -> None:
         self.errors = errors
-        super().__init__(detail, reason="; ".join(f"{e.field}: {e.message}" for e in errors))
+        reason = "; ".join(
+            f"{e.field if e.field in LOGGED_FIELD_NAMES else '(unknown field)'}: {e.message}"
+            for e in errors
+        )
+        super().__init__(detail, reason=reason)
 
 
 class RouteNotFound(ApiError):

@@ -383,3 +383,13 @@ def test_misconfigured_environment_is_a_bare_500(
         assert "Traceback" not in text
         assert 'File "' not in text
         assert PIN not in text
+
+
+def test_unknown_field_names_reach_the_client_but_not_the_logs(log_lines: Any) -> None:
+    # A client may put anything in a field name, its PIN included.
+    result = invoke(make_event(query={"referenceId": RID, "16322": "x"}))
+    assert result["statusCode"] == 400
+    assert problem_of(result)["errors"] == [{"field": "16322", "message": "unknown field"}]
+    logged = json.dumps(log_lines())
+    assert "(unknown field): unknown field" in logged
+    assert "16322" not in logged
