@@ -10,8 +10,11 @@ from constructs import Construct
 from infra.config import SecretConfig
 from infra.nag import acknowledge
 
-# What a freshly created secret holds until the operator puts the real key in (the function
-# accepts the bare key or this JSON shape). ProxStop rejects it, so nothing works by accident.
+# What a freshly created secret holds until the operator puts the real key in; the function
+# recognises the key in it (telephone_status.credentials.PLACEHOLDER_API_KEY) and answers 503
+# NOT_CONFIGURED. This literal is frozen on purpose: CloudFormation writes SecretString again
+# whenever it changes in the template, which would overwrite a key put in by hand on the next
+# deploy. tests/infra pins it byte for byte and checks the function still recognises it.
 PLACEHOLDER_SECRET_STRING = '{"apiKey": "REPLACE_WITH_PROXSTOP_API_KEY"}'  # noqa: S105
 
 
