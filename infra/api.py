@@ -14,7 +14,7 @@ from constructs import Construct
 
 from infra.config import EnvironmentConfig
 from infra.nag import acknowledge
-from infra.retention import log_group, removal_policy, retention
+from infra.retention import log_group, physical_name, removal_policy, retention
 
 RESOURCE_PATH = "/v1/telephone-status"
 ROUTED_METHODS = ("GET", "POST")
@@ -404,7 +404,9 @@ class TelephoneStatusApi(Construct):
 
     def _add_web_acl_logging(self, config: EnvironmentConfig, web_acl: wafv2.CfnWebACL) -> None:
         # WAF only delivers to log groups whose name starts with "aws-waf-logs-".
-        name = f"aws-waf-logs-telephone-status-{config.name}"
+        name = physical_name(
+            self, f"aws-waf-logs-telephone-status-{config.name}", retained=config.is_retained
+        )
         waf_logs = logs.LogGroup(
             self,
             "WafLogs",
