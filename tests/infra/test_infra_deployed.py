@@ -146,7 +146,8 @@ def test_every_gateway_response_has_the_spec_shape_and_cors(env: SynthesizedEnvi
             expected_code,
         ), response_type
         assert body["type"] == "about:blank"
-        assert body["title"] and body["detail"], response_type
+        assert body["title"], response_type
+        assert body["detail"], response_type
         assert body["requestId"] == "$context.requestId"
         headers = {
             key.removeprefix("gatewayresponse.header."): value
