@@ -68,7 +68,9 @@ class Monitoring(Construct):
         self.namespace = config.metrics_namespace
         stack = cdk.Stack.of(self)
         # Only this stack's alarms (metric and composite alarms share the ARN form) may use
-        # the topic and its key; the same conditions in both policies.
+        # the topic and its key; the same conditions in both policies. CloudWatch passes
+        # aws:SourceArn/aws:SourceAccount on both calls (SNS developer guide, "compatibility
+        # between event sources from AWS services and encrypted topics"), unlike EventBridge.
         alarm_arn_pattern = stack.format_arn(
             service="cloudwatch",
             resource="alarm",
