@@ -37,7 +37,7 @@ $(STAMP): uv.lock pyproject.toml | $(UV)
 	@touch $@
 
 $(CHECKOV): tools/checkov/uv.lock tools/checkov/pyproject.toml | $(UV)
-	UV_PROJECT_ENVIRONMENT=$(CHECKOV_ENV) $(UV) sync --frozen --project tools/checkov --python $(PYTHON)
+	UV_PROJECT_ENVIRONMENT=$(CURDIR)/$(CHECKOV_ENV) $(UV) sync --frozen --project tools/checkov --python $(PYTHON)
 	@touch $@
 
 run: $(STAMP)
