@@ -10,6 +10,9 @@ UV := $(TOOLS)/bin/uv
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.synced-stamp
+# checkov pins its own boto3 and clashes with the function's: its own locked environment.
+CHECKOV_ENV := $(TOOLS)/checkov
+CHECKOV := $(CHECKOV_ENV)/bin/checkov
 
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 export UV_PYTHON_DOWNLOADS := never
@@ -33,6 +36,10 @@ $(STAMP): uv.lock pyproject.toml | $(UV)
 	$(UV) sync --frozen --python $(PYTHON)
 	@touch $@
 
+$(CHECKOV): tools/checkov/uv.lock tools/checkov/pyproject.toml | $(UV)
+	UV_PROJECT_ENVIRONMENT=$(CURDIR)/$(CHECKOV_ENV) $(UV) sync --frozen --project tools/checkov --python $(PYTHON)
+	@touch $@
+
 run: $(STAMP)
 	$(PY) -m local.dev
 
@@ -50,11 +57,14 @@ test: lint typecheck
 
 # Synthesise every environment in cdk.json into cdk.out/ (offline: no AWS account, no Docker;
 # the function's aarch64 dependencies are installed locally, cached in .build/) and lint the
-# templates. The first synth downloads the wheels from PyPI; later ones reuse the cache.
-synth: $(STAMP)
+# templates with cfn-lint and checkov (suppressions and their reasons: .checkov.yaml; cdk-nag
+# runs inside the synth). The first synth downloads the wheels from PyPI; later ones reuse
+# the cache.
+synth: $(STAMP) $(CHECKOV)
 	rm -rf cdk.out
 	$(PY) -m infra.synth_all --outdir cdk.out
 	$(VENV)/bin/cfn-lint cdk.out/TelephoneStatus-*.template.json
+	$(CHECKOV) --config-file .checkov.yaml --directory cdk.out
 
 # bench: our function against a vendor-style baseline, all on 127.0.0.1 (bench/run.py).
 # Prints the table, writes bench/results.json and bench/RESULTS.md; under 5 minutes.

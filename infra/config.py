@@ -75,12 +75,14 @@ class ApiKeyConfig(_Model):
     """API key + usage plan in front of the API (clients then send ``x-api-key``)."""
 
     enabled: bool = False
-    # Requests per day per key; None means no quota, only the throttle.
+    # Requests per day per key; None (the default) means no quota, only the throttle. The one
+    # key ships inside every client, so a quota on it lets anyone lock every user out for a
+    # day: set one only with per-client keys (README, Security).
     quota_per_day: Annotated[int, Field(gt=0)] | None = None
 
 
 class WafConfig(_Model):
-    """Regional WAFv2 web ACL with a per-client-IP rate-based blocking rule."""
+    """Regional WAFv2 web ACL: AWS managed rule groups, a per-client-IP rate rule, logging."""
 
     enabled: bool = False
     # WAF counts requests per IP over a sliding 5-minute window (minimum limit is 10).
@@ -110,6 +112,15 @@ class AlarmThresholds(_Model):
     upstream_failures_per_5_minutes: Annotated[int, Field(ge=1)] = 5
     # Alarm when the slowest invocations get this close to the configured timeout.
     duration_percent_of_timeout: Annotated[int, Field(ge=10, le=100)] = 80
+    # Share of requests answered with a 4xx (bad API key, throttling, WAF, unknown ids, ...).
+    api_client_error_rate_percent: Annotated[float, Field(gt=0, le=100)] = 50.0
+    # Rate alarms stay quiet below this many requests in 5 minutes: one failure in a quiet
+    # window would otherwise be 100 %.
+    minimum_requests_for_rate: Annotated[int, Field(ge=1)] = 20
+    # Count alarms fire on a few events, never on a single one.
+    function_errors_per_5_minutes: Annotated[int, Field(ge=2)] = 3
+    function_throttles_per_5_minutes: Annotated[int, Field(ge=2)] = 5
+    upstream_rejected_per_5_minutes: Annotated[int, Field(ge=2)] = 3
 
 
 class EnvironmentConfig(_Model):
@@ -182,6 +193,18 @@ class EnvironmentConfig(_Model):
             raise ValueError("throttlingBurstLimit must be at least throttlingRateLimit")
         return self
 
+    @model_validator(mode="after")
+    def _several_origins_need_the_waf(self) -> EnvironmentConfig:
+        # API Gateway's own error responses can only carry a literal or a request header; with
+        # several origins they reflect the Origin header, which is sound only while the WAF
+        # blocks every request whose Origin is outside the allow-list (README, CORS).
+        if len(self.cors_allow_origins) > 1 and not self.waf.enabled:
+            raise ValueError(
+                "several corsAllowOrigins need waf.enabled (the WAF enforces the allow-list "
+                "for API Gateway's own error responses); or list a single origin"
+            )
+        return self
+
     @property
     def stack_name(self) -> str:
         return f"TelephoneStatus-{self.name}"
@@ -189,6 +212,26 @@ class EnvironmentConfig(_Model):
     @property
     def is_retained(self) -> bool:
         return self.removal_policy is RemovalPolicyName.RETAIN
+
+    @property
+    def metrics_namespace(self) -> str:
+        """Custom metrics per environment: dev traffic can never move a prod alarm."""
+        return f"TelephoneStatus/{self.name}"
+
+    @property
+    def lambda_application_log_level(self) -> str:
+        """Lambda's own filter on application lines: never above INFO.
+
+        Lambda gives every JSON line without a "level" (the EMF metric documents Powertools
+        prints) the level INFO; a WARN or ERROR filter would drop them and the custom metrics
+        with them. Powertools (POWERTOOLS_LOG_LEVEL) applies ``log_level`` to the log lines.
+        """
+        return LogLevel.DEBUG.value if self.log_level is LogLevel.DEBUG else LogLevel.INFO.value
+
+    @property
+    def lambda_system_log_level(self) -> str:
+        """INFO keeps START and REPORT (Init Duration, Max Memory Used); WARN drops them."""
+        return LogLevel.INFO.value
 
 
 def cdk_json_context(path: Path = CDK_JSON) -> dict[str, Any]:

@@ -21,7 +21,6 @@ HANDLER = "telephone_status.handler.lambda_handler"
 # TelephoneStatusFunction` keeps working whatever the construct tree looks like.
 FUNCTION_LOGICAL_ID = "TelephoneStatusFunction"
 POWERTOOLS_SERVICE_NAME = "telephone-status"
-POWERTOOLS_METRICS_NAMESPACE = "TelephoneStatus"
 
 
 class TelephoneStatusFunction(Construct):
@@ -64,9 +63,12 @@ class TelephoneStatusFunction(Construct):
             tracing=lambda_.Tracing.ACTIVE,
             log_group=self.log_group,
             logging_format=lambda_.LoggingFormat.JSON,
-            # Same level for Lambda's own filter and Powertools, so neither drops the other's lines.
-            application_log_level_v2=lambda_.ApplicationLogLevel(config.log_level.value),
-            system_log_level_v2=lambda_.SystemLogLevel.WARN,
+            # Lambda's filter stays at INFO or below so that EMF metric lines (no "level", so
+            # INFO to Lambda) and START/REPORT survive; Powertools applies config.log_level.
+            application_log_level_v2=lambda_.ApplicationLogLevel(
+                config.lambda_application_log_level
+            ),
+            system_log_level_v2=lambda_.SystemLogLevel(config.lambda_system_log_level),
             description=f"Telephone Status API ({config.name})",
             environment={
                 "PROXSTOP_SECRET_ID": secret.secret_id_for_function,
@@ -77,7 +79,7 @@ class TelephoneStatusFunction(Construct):
                 "SECRET_MAX_AGE_SECONDS": str(config.secret_max_age_seconds),
                 "CORS_ALLOW_ORIGINS": ",".join(config.cors_allow_origins),
                 "POWERTOOLS_SERVICE_NAME": POWERTOOLS_SERVICE_NAME,
-                "POWERTOOLS_METRICS_NAMESPACE": POWERTOOLS_METRICS_NAMESPACE,
+                "POWERTOOLS_METRICS_NAMESPACE": config.metrics_namespace,
                 "POWERTOOLS_LOG_LEVEL": config.log_level.value,
             },
         )

@@ -51,3 +51,16 @@ def log_group(scope: Construct, construct_id: str, config: EnvironmentConfig) ->
         retention=retention(config.log_retention_days),
         removal_policy=removal_policy(config),
     )
+
+
+def physical_name(scope: Construct, name: str, *, retained: bool) -> str:
+    """A name for a resource that may outlive its stack.
+
+    A retained resource keeps its name after `cdk destroy`; a fixed name would make the next
+    deploy of the same environment fail ("already exists"). Retained environments therefore
+    append the stack's id (new for every stack created), dropped ones keep ``name``.
+    """
+    if not retained:
+        return name
+    stack_uuid = cdk.Fn.select(2, cdk.Fn.split("/", cdk.Stack.of(scope).stack_id))
+    return f"{name}-{cdk.Fn.select(0, cdk.Fn.split('-', stack_uuid))}"

@@ -9,9 +9,13 @@ from constructs import Construct
 
 from infra.config import SecretConfig
 from infra.nag import acknowledge
+from infra.retention import physical_name
 
-# What a freshly created secret holds until the operator puts the real key in (the function
-# accepts the bare key or this JSON shape). ProxStop rejects it, so nothing works by accident.
+# What a freshly created secret holds until the operator puts the real key in; the function
+# recognises the key in it (telephone_status.credentials.PLACEHOLDER_API_KEY) and answers 503
+# NOT_CONFIGURED. This literal is frozen on purpose: CloudFormation writes SecretString again
+# whenever it changes in the template, which would overwrite a key put in by hand on the next
+# deploy. tests/infra pins it byte for byte and checks the function still recognises it.
 PLACEHOLDER_SECRET_STRING = '{"apiKey": "REPLACE_WITH_PROXSTOP_API_KEY"}'  # noqa: S105
 
 
@@ -24,13 +28,17 @@ class ApiKeySecret(Construct):
         config: SecretConfig,
         removal_policy: cdk.RemovalPolicy,
     ) -> None:
+        retained = removal_policy is cdk.RemovalPolicy.RETAIN
         super().__init__(scope, construct_id)
         self.created = config.create
         if config.create:
             created = secretsmanager.Secret(
                 self,
                 "Secret",
-                secret_name=config.name,
+                # A retained secret outlives `cdk destroy`, holding the key; its name then
+                # gets the stack's id so that the next deploy can create a new one (README,
+                # Failure modes, has the steps to reuse the old key).
+                secret_name=physical_name(self, config.name, retained=retained),
                 description="ProxStop API key for the telephone-status function "
                 '(bare key or {"apiKey": "..."})',
                 secret_string_value=cdk.SecretValue.unsafe_plain_text(PLACEHOLDER_SECRET_STRING),

@@ -15,10 +15,14 @@ from typing import Final
 
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
 
-from .errors import InternalError
-from .observability import logger
+from .errors import InternalError, NotConfigured
+from .observability import NOT_CONFIGURED, count, logger
 
 FORCED_REFRESH_INTERVAL_SECONDS: Final = 60.0
+# The key a freshly created secret holds until the operator puts the real one in. The CDK
+# stack writes it (infra/secret.py; tests/infra checks the two agree). Never change it: a
+# changed initial value in the template makes CloudFormation overwrite a key put in by hand.
+PLACEHOLDER_API_KEY: Final = "REPLACE_WITH_PROXSTOP_API_KEY"
 RETRY_AFTER_FAILURE_SECONDS: Final = 30.0
 
 
@@ -39,10 +43,29 @@ class ApiKeyStore:
         self._last_forced: float | None = None
 
     def current(self) -> str:
-        """The key to use now; raises InternalError only when no key is known at all."""
+        """The key to use now; raises InternalError only when no key is known at all.
+
+        Raises NotConfigured while the secret holds the placeholder, so that the caller
+        fails before any attempt is counted or the upstream is called (SPEC §5).
+        """
         if self._last_key is not None and self._clock() < self._next_fetch_after_failure:
-            return self._last_key
-        return self._read(force=False)
+            key = self._last_key
+        else:
+            key = self._read(force=False)
+        # Past the cache (at most once a minute): the operator's key then works within a
+        # minute of being put in, not only after SECRET_MAX_AGE_SECONDS.
+        if key == PLACEHOLDER_API_KEY and self.refresh_after_rejection():
+            key = self._last_key or key
+        if key == PLACEHOLDER_API_KEY:
+            count(NOT_CONFIGURED)
+            logger.error(
+                "ProxStop API key not configured: the secret still holds the placeholder. "
+                "Put the real key into the secret named by the stack output SecretArn "
+                "(README, First deploy); no restart is needed",
+                extra={"secretId": self._secret_id},
+            )
+            raise NotConfigured(reason="API key secret holds the placeholder")
+        return key
 
     def refresh_after_rejection(self) -> bool:
         """Re-reads the secret past the cache; True when the key changed (rotation).

@@ -86,6 +86,15 @@ class ServiceUnavailable(ApiError):
     default_detail = "The PIN cannot be checked right now; try again shortly."
 
 
+class NotConfigured(ApiError):
+    """The secret still holds the placeholder a fresh stack starts with (SPEC §5)."""
+
+    status = 503
+    code = "NOT_CONFIGURED"
+    title = "Not configured"
+    default_detail = "The service is not configured yet; try again later."
+
+
 class InternalError(ApiError):
     pass
 

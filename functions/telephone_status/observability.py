@@ -21,6 +21,7 @@ UPSTREAM_REJECTED: Final = "UpstreamRejected"
 CODE_VALID: Final = "CodeValid"
 CODE_INVALID: Final = "CodeInvalid"
 ATTEMPT_LOCKOUTS: Final = "AttemptLockouts"
+NOT_CONFIGURED: Final = "NotConfigured"
 
 # Lambda's JSON log format applies the function's log level to the root logger; at DEBUG
 # botocore would log Secrets Manager response bodies (the key) and urllib3 request lines.

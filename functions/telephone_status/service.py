@@ -119,10 +119,13 @@ def check_status(
 ) -> TelephoneStatusResponse:
     deadline = deadline_for(context)
     runtime = get_runtime()
+    # The key first: a stack whose secret still holds the placeholder answers 503
+    # NOT_CONFIGURED before any attempt is counted or the upstream is called (SPEC §5).
+    key = runtime.keys.current()
     if request.code is not None:
         runtime.limiter.register_check(request.reference_id)
     try:
-        answer = _ask_upstream(runtime, request, deadline)
+        answer = _ask_upstream(runtime, request, deadline, key)
     except UpstreamError as exc:
         count_upstream_failure(exc.kind)
         raise
@@ -140,9 +143,9 @@ def check_status(
 
 
 def _ask_upstream(
-    runtime: Runtime, request: TelephoneStatusRequest, deadline: Deadline
+    runtime: Runtime, request: TelephoneStatusRequest, deadline: Deadline, key: str
 ) -> UpstreamAnswer:
-    outcome = _exchange(runtime, request, deadline, runtime.keys.current())
+    outcome = _exchange(runtime, request, deadline, key)
     # ProxStop does not publish its bad-key code: any other failure may mean rotation.
     if (
         isinstance(outcome, UpstreamFailure)

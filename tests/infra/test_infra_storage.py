@@ -42,7 +42,12 @@ def test_created_secret_has_the_configured_name_and_a_placeholder(
     assert env.config.secret.create
     _, secret = env.only("AWS::SecretsManager::Secret")
     properties = secret["Properties"]
-    assert properties["Name"] == env.config.secret.name
+    if env.config.is_retained:
+        # The retained secret outlives the stack: the name gets the stack id's first group.
+        separator, [prefix, *_] = properties["Name"]["Fn::Join"]
+        assert (separator, prefix) == ("", f"{env.config.secret.name}-")
+    else:
+        assert properties["Name"] == env.config.secret.name
     assert json.loads(properties["SecretString"]) == {"apiKey": "REPLACE_WITH_PROXSTOP_API_KEY"}
     assert "GenerateSecretString" not in properties
 

@@ -230,12 +230,12 @@ def test_unreachable_aws_fails_closed_while_the_cached_key_serves_lookups(
 
 
 def test_dead_aws_endpoint_on_a_cold_start(function_env: FunctionEnv) -> None:
-    """The limiter runs before the key is read: a PIN check is 503; with no key at all, 500."""
+    """The key is read before the limiter (SPEC §5 NOT_CONFIGURED): no key at all is 500."""
     dead = AwsProxy(function_env.moto.endpoint_url)
     dead.stop()
     function_env.monkeypatch.setenv("AWS_ENDPOINT_URL", dead.url)
     function_env.set_format("json")
-    assert_problem(_check(function_env, VENDOR_REFERENCE, PIN), 503, "SERVICE_UNAVAILABLE")
+    assert_problem(_check(function_env, VENDOR_REFERENCE, PIN), 500, "INTERNAL_ERROR")
     assert_problem(function_env.invoke(get_event(VENDOR_REFERENCE)), 500, "INTERNAL_ERROR")
     assert function_env.journal() == []
 

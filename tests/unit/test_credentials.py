@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import cast
 
@@ -9,11 +10,13 @@ import pytest
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
 from telephone_status.credentials import (
     FORCED_REFRESH_INTERVAL_SECONDS,
+    PLACEHOLDER_API_KEY,
     RETRY_AFTER_FAILURE_SECONDS,
     ApiKeyStore,
     extract_api_key,
 )
-from telephone_status.errors import InternalError
+from telephone_status.errors import InternalError, NotConfigured
+from telephone_status.observability import metrics
 
 SECRET_ID = "proxstop/api-key"
 MAX_AGE = 300
@@ -55,6 +58,14 @@ def make_store(secrets: FakeSecrets, clock: Clock) -> ApiKeyStore:
 @pytest.fixture
 def clock() -> Clock:
     return Clock()
+
+
+@pytest.fixture(autouse=True)
+def _no_metrics_left_behind() -> Iterator[None]:
+    # The store counts NotConfigured; outside a handler nothing flushes it, and a later
+    # test's invocation would print it.
+    yield
+    metrics.clear_metrics()
 
 
 @pytest.fixture
@@ -109,6 +120,52 @@ def test_secret_without_a_usable_key_is_an_internal_error(raw: object) -> None:
 
 
 # --- ApiKeyStore.current -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        PLACEHOLDER_API_KEY,
+        f" {PLACEHOLDER_API_KEY}\n",
+        f'{{"apiKey": "{PLACEHOLDER_API_KEY}"}}',
+        f'{{"apiKey": " {PLACEHOLDER_API_KEY} "}}'.encode(),
+    ],
+    ids=["bare", "bare-padded", "json", "bytes-json-padded"],
+)
+def test_placeholder_is_not_configured_and_rechecked_at_most_once_a_minute(
+    raw: str | bytes, secrets: FakeSecrets, clock: Clock
+) -> None:
+    secrets.value = raw
+    store = make_store(secrets, clock)
+    with pytest.raises(NotConfigured) as info:
+        store.current()
+    assert (info.value.status, info.value.code) == (503, "NOT_CONFIGURED")
+    forced = [call for call in secrets.calls if call[2]]
+    assert len(forced) == 1  # once past the cache, so that a new key shows up quickly
+    clock.advance(FORCED_REFRESH_INTERVAL_SECONDS / 2)
+    with pytest.raises(NotConfigured):
+        store.current()
+    assert len([call for call in secrets.calls if call[2]]) == 1
+    # The operator puts the key in: within a minute it is used, cache or not.
+    secrets.value = '{"apiKey": "real-key"}'
+    clock.advance(FORCED_REFRESH_INTERVAL_SECONDS)
+    assert store.current() == "real-key"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        PLACEHOLDER_API_KEY.lower(),
+        f"{PLACEHOLDER_API_KEY}X",
+        f"X{PLACEHOLDER_API_KEY}",
+        PLACEHOLDER_API_KEY.replace("_", "-"),
+    ],
+)
+def test_only_the_exact_placeholder_is_not_configured(
+    raw: str, secrets: FakeSecrets, clock: Clock
+) -> None:
+    secrets.value = raw
+    assert make_store(secrets, clock).current() == raw
 
 
 def test_current_reads_the_secret_through_the_provider_cache(

@@ -288,7 +288,11 @@ def test_preflight_from_an_allowed_origin_is_granted(origin: str) -> None:
     assert "POST" in headers["access-control-allow-methods"]
     assert "GET" in headers["access-control-allow-methods"]
     assert "content-type" in headers["access-control-allow-headers"].lower()
+    assert "x-api-key" in headers["access-control-allow-headers"].lower()
     assert "origin" in headers["vary"].lower()
+    # Deployed, OPTIONS reaches this same function (tests/infra: test_preflight_is_answered_by_
+    # the_function), so this is the preflight browsers get in every environment.
+    assert headers["cache-control"] == "no-store"
 
 
 @pytest.mark.parametrize(
