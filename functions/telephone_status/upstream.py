@@ -7,7 +7,9 @@ the request was sent, since ProxStop may already have counted the attempt.
 
 from __future__ import annotations
 
+import http.client
 import random
+import re
 import time
 from dataclasses import dataclass
 from typing import Final
@@ -26,6 +28,8 @@ from urllib3.exceptions import (
 from .errors import UpstreamBadResponse, UpstreamTimeout, UpstreamUnavailable
 
 MAX_BODY_BYTES: Final = 64 * 1024
+# RFC 9110: Content-Length is 1*DIGIT (ASCII); str.isdigit() would also pass "²".
+_CONTENT_LENGTH: Final = re.compile(r"[0-9]{1,18}")
 MAX_TRIES: Final = 3
 CONNECT_TIMEOUT_CAP: Final = 3.0
 BACKOFF_BASE: Final = 0.05
@@ -138,10 +142,20 @@ class UpstreamClient:
                 UpstreamUnavailable(reason=f"connection broken: {type(exc).__name__}"), sent=True
             ) from None
         try:
+            status = response.status
+            if not _body_is_read(status):
+                # SPEC §5: a 5xx (or 429, 1xx, 3xx) is decided by its status alone;
+                # its body, however large or slow, is not read at all.
+                response.close()
+                return status, b""
             payload = _read_capped(response, deadline)
+        except (ValueError, LookupError, http.client.HTTPException):
+            # Whatever else the upstream's bytes trip in the HTTP stack is the upstream's fault.
+            response.close()
+            raise UpstreamBadResponse(reason="upstream HTTP response is malformed") from None
         finally:
             response.release_conn()
-        return response.status, payload
+        return status, payload
 
     @staticmethod
     def _pause_before_retry(attempt: int, deadline: Deadline) -> bool:
@@ -154,10 +168,36 @@ class UpstreamClient:
         return True
 
 
+def _body_is_read(status: int) -> bool:
+    """Only a 2xx or a 4xx other than 429 carries a document the service looks at."""
+    return 200 <= status < 500 and status != 429
+
+
+def _declared_length(response: urllib3.BaseHTTPResponse) -> int | None:
+    """The Content-Length, ASCII digits only; repeated headers must agree (RFC 9110 §8.6)."""
+    values = response.headers.getlist("Content-Length")
+    if not values:
+        return None
+    lengths = set()
+    for value in values:
+        for item in value.split(","):
+            digits = item.strip(" \t")  # optional whitespace: SP and HTAB only
+            if not _CONTENT_LENGTH.fullmatch(digits):
+                raise UpstreamBadResponse(reason="upstream Content-Length is not a number")
+            lengths.add(int(digits))
+    if len(lengths) != 1:
+        raise UpstreamBadResponse(reason="upstream sent conflicting Content-Length values")
+    return lengths.pop()
+
+
 def _read_capped(response: urllib3.BaseHTTPResponse, deadline: Deadline) -> bytes:
     """Reads at most MAX_BODY_BYTES, and never past the deadline (a drip-fed body)."""
-    declared = response.headers.get("Content-Length")
-    if declared is not None and declared.strip().isdigit() and int(declared) > MAX_BODY_BYTES:
+    try:
+        declared = _declared_length(response)
+    except UpstreamBadResponse:
+        response.close()
+        raise
+    if declared is not None and declared > MAX_BODY_BYTES:
         response.close()
         raise UpstreamBadResponse(reason="upstream body over the size cap")
     chunks: list[bytes] = []

@@ -125,11 +125,12 @@ def test_upstream_deadline_stops_short_of_the_invocation_deadline(
 class FakeResponse:
     status: int
     body: bytes = b'{"response": {"status": 100}}'
-    headers: dict[str, str] = field(default_factory=dict)
+    headers: Any = field(default_factory=dict)
     connection: Any = None
     released: bool = False
 
     def __post_init__(self) -> None:
+        self.headers = urllib3.HTTPHeaderDict(self.headers)  # as urllib3 gives them
         self._chunks: Iterator[bytes] = iter(
             [self.body[i : i + 1000] for i in range(0, len(self.body), 1000)]
         )
