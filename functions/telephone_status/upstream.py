@@ -40,11 +40,58 @@ REQUEST_HEADERS: Final = {
     "User-Agent": "telephone-status/1.0 (+urllib3)",
 }
 
+# An HTTP/1.x status line: the code is exactly three ASCII digits (RFC 9112 §4).
+_STATUS_LINE: Final = re.compile(rb"(HTTP/1\.[01]) ([0-9]{3})(?: ([^\r\n]*))?\r?\n")
+_MAX_STATUS_LINE: Final = 8192
+
+
+class _StrictStatusResponse(http.client.HTTPResponse):
+    """http.client reads the status code with int(), which also takes "+200" and "2_00".
+
+    Hand-written because neither http.client nor urllib3 has a strict mode; everything
+    after the status line is still parsed by http.client.
+    """
+
+    def _read_status(self) -> tuple[str, int, str]:
+        line = self.fp.readline(_MAX_STATUS_LINE + 1)
+        if not line:
+            # As http.client says it: a closed keep-alive connection, safe to retry.
+            raise http.client.RemoteDisconnected("Remote end closed connection without response")
+        match = _STATUS_LINE.fullmatch(line)
+        if match is None:
+            raise http.client.BadStatusLine("malformed status line")
+        version, status, reason = match.groups()
+        return version.decode("ascii"), int(status), (reason or b"").decode("latin-1")
+
+
+class _StrictHTTPConnection(urllib3.connection.HTTPConnection):
+    response_class = _StrictStatusResponse
+
+
+class _StrictHTTPSConnection(urllib3.connection.HTTPSConnection):
+    response_class = _StrictStatusResponse
+
+
+class _StrictHTTPPool(urllib3.HTTPConnectionPool):
+    ConnectionCls = _StrictHTTPConnection
+
+
+class _StrictHTTPSPool(urllib3.HTTPSConnectionPool):
+    ConnectionCls = _StrictHTTPSConnection
+
+
+def new_pool() -> urllib3.PoolManager:
+    """A pool manager whose connections read the status line by ASCII rules."""
+    # Retries and redirects are ours to decide: a redirect would re-send the key.
+    pool = urllib3.PoolManager(
+        num_pools=4, maxsize=2, retries=False, timeout=urllib3.Timeout(connect=CONNECT_TIMEOUT_CAP)
+    )
+    pool.pool_classes_by_scheme = {"http": _StrictHTTPPool, "https": _StrictHTTPSPool}
+    return pool
+
+
 # One pool per execution environment, reused across invocations (keep-alive).
-# Retries and redirects are ours to decide: a redirect would re-send the key.
-POOL: Final = urllib3.PoolManager(
-    num_pools=4, maxsize=2, retries=False, timeout=urllib3.Timeout(connect=CONNECT_TIMEOUT_CAP)
-)
+POOL: Final = new_pool()
 
 
 class Deadline:
@@ -137,7 +184,13 @@ class UpstreamClient:
             raise UpstreamTimeout(reason="upstream did not answer in time") from None
         except SSLError:
             raise UpstreamUnavailable(reason="TLS handshake with upstream failed") from None
-        except (ProtocolError, HTTPError, OSError) as exc:
+        except ProtocolError as exc:
+            if _malformed_http(exc):
+                raise UpstreamBadResponse(reason="upstream status line is malformed") from None
+            raise _Retryable(
+                UpstreamUnavailable(reason=f"connection broken: {type(exc).__name__}"), sent=True
+            ) from None
+        except (HTTPError, OSError) as exc:
             raise _Retryable(
                 UpstreamUnavailable(reason=f"connection broken: {type(exc).__name__}"), sent=True
             ) from None
@@ -166,6 +219,15 @@ class UpstreamClient:
             return False
         time.sleep(pause)
         return True
+
+
+def _malformed_http(error: ProtocolError) -> bool:
+    """The upstream answered, but not in HTTP (a closed connection is not that)."""
+    return any(
+        isinstance(cause, http.client.BadStatusLine | http.client.LineTooLong)
+        and not isinstance(cause, http.client.RemoteDisconnected)
+        for cause in error.args
+    )
 
 
 def _body_is_read(status: int) -> bool:

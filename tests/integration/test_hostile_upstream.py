@@ -14,12 +14,11 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Final
 
 import pytest
-import urllib3
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from telephone_status.errors import UpstreamError
 from telephone_status.normalise import parse_upstream
-from telephone_status.upstream import MAX_TRIES, Deadline, UpstreamClient
+from telephone_status.upstream import MAX_TRIES, Deadline, UpstreamClient, new_pool
 
 from tests.integration.raw_upstream import (
     STATUS_100_JSON,
@@ -174,7 +173,7 @@ LATIN1_TEXT = st.text(
 def _outcome(raw: RawUpstream, script: Script) -> str:
     """What the client and the parser make of `script`; any non-upstream error fails."""
     raw.play(script)
-    client = UpstreamClient(raw.url, "json", pool=urllib3.PoolManager(retries=False))
+    client = UpstreamClient(raw.url, "json", pool=new_pool())
     try:
         reply = client.fetch(
             key=KEY, reference_id=VENDOR_REFERENCE, code=PIN, deadline=Deadline(2.0)
@@ -216,3 +215,38 @@ def test_any_chunk_size_line_is_an_upstream_error_or_read(raw: RawUpstream, size
         ]
     )
     _outcome(raw, script)
+
+
+@pytest.mark.parametrize("line", STATUS_LINES, ids=repr)
+def test_a_status_line_that_is_not_ascii_http_is_a_bad_response(
+    raw: RawUpstream, line: str
+) -> None:
+    """int() would read "+200" and "2_00" as 200: the status code is three ASCII digits."""
+    body = STATUS_100_JSON
+    script = answer(f"{line}\r\nContent-Length: {len(body)}", body)
+    assert _outcome(raw, script) == "UpstreamBadResponse"
+
+
+@pytest.mark.parametrize(
+    "line", ["HTTP/1.1 200 OK", "HTTP/1.0 200 OK", "HTTP/1.1 200", "HTTP/1.1 200 "]
+)
+def test_a_plain_status_line_is_read(raw: RawUpstream, line: str) -> None:
+    body = STATUS_100_JSON
+    assert _outcome(raw, answer(f"{line}\r\nContent-Length: {len(body)}", body)) == "ok"
+
+
+@PROPERTY
+@given(code=st.text(alphabet="0123456789+-_ \u00b2\u00b3\u00b9x", min_size=1, max_size=4))
+@example(code="200")
+@example(code="2_00")
+def test_any_status_code_token_is_three_ascii_digits_or_refused(
+    raw: RawUpstream, code: str
+) -> None:
+    body = STATUS_100_JSON
+    result = _outcome(raw, answer(f"HTTP/1.1 {code} OK\r\nContent-Length: {len(body)}", body))
+    if code == "200":
+        assert result == "ok"
+    elif len(code) == 3 and code.isascii() and code.isdigit():
+        assert result != "UpstreamBadResponse" or int(code) < 100 or code.startswith("0")
+    else:
+        assert result == "UpstreamBadResponse", code
