@@ -63,6 +63,8 @@ def _query_pairs(event: APIGatewayProxyEvent) -> list[tuple[str, Any]]:
     """The query's pairs; when the event carries both maps, they must say the same."""
     single = event.get("queryStringParameters")
     multi = event.get("multiValueQueryStringParameters")
+    if not _is_query_map(single, list_values=False) or not _is_query_map(multi, list_values=True):
+        raise _invalid("query", "the event's query string maps are malformed")
     if multi is None:
         return list((single or {}).items())
     pairs = [(name, value) for name, values in multi.items() for value in values or ()]
@@ -74,6 +76,15 @@ def _query_pairs(event: APIGatewayProxyEvent) -> list[tuple[str, Any]]:
         # hand-made or altered event, and neither map can be trusted over the other.
         raise _invalid("query", QUERY_MAPS_DISAGREE)
     return pairs
+
+
+def _is_query_map(value: object, *, list_values: bool) -> bool:
+    """None, or a map (of lists, for the multi-value map): a hand-made event may hold anything."""
+    if value is None:
+        return True
+    if not isinstance(value, dict):
+        return False
+    return not list_values or all(v is None or isinstance(v, list) for v in value.values())
 
 
 def _raw_body(event: APIGatewayProxyEvent) -> bytes:

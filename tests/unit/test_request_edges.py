@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import unicodedata
-from typing import Final
+from typing import Any, Final
 
 import pytest
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
@@ -169,6 +169,22 @@ def test_query_maps_that_agree_are_accepted(
 def test_query_maps_that_disagree_are_rejected(
     single: dict[str, str] | None, multi: dict[str, list[str]] | None
 ) -> None:
+    errors = rejected(raw_event("GET", single, multi))
+    assert any(error.field == "query" for error in errors), errors
+
+
+@pytest.mark.parametrize(
+    ("single", "multi"),
+    [
+        (["referenceId"], None),
+        ("referenceId=x", None),
+        (None, {"referenceId": RID}),
+        ({"referenceId": RID}, {"referenceId": RID}),
+        (None, ["referenceId"]),
+    ],
+    ids=repr,
+)
+def test_malformed_query_maps_of_a_hand_made_event_are_a_400(single: Any, multi: Any) -> None:
     errors = rejected(raw_event("GET", single, multi))
     assert any(error.field == "query" for error in errors), errors
 
