@@ -232,7 +232,7 @@ def _malformed_http(error: ProtocolError) -> bool:
 
 def _body_is_read(status: int) -> bool:
     """Only a 2xx or a 4xx other than 429 carries a document the service looks at."""
-    return 200 <= status < 500 and status != 429
+    return 200 <= status < 300 or (400 <= status < 500 and status != 429)
 
 
 def _declared_length(response: urllib3.BaseHTTPResponse) -> int | None:
