@@ -50,6 +50,12 @@ Faults (also in `FAULTS`, id -> description):
 27 HTTP 403 with a failed INVALID_KEY document
 28 normal status-100 answer, compact JSON without encoding, as text/html
 29 status 203 with no valid, even when a code was sent
+30 HTTP 500 with a 10 MiB body and Content-Length
+31 HTTP 502 dripping one byte every 0.2 s (a 300-byte body, 60 s)
+32 HTTP 503 with a 10 MiB chunked body, no Content-Length
+33 status 100 with valid "+0" (not an accepted spelling of 0)
+34 status written as the number 1e2 (JSON) / the text 1e2 (XML)
+35 failed holding bare text instead of an error_code
 == ============================================================================
 
 Control endpoints (not part of the upstream): ``GET /_sandbox/journal``,
@@ -380,6 +386,21 @@ _FAULT_TABLE: Final[tuple[Fault, ...]] = (
           _compact_as_html),
     Fault(29, "status 203 with no valid, even when a code was sent",
           lambda a: a.doc(_document(a.fmt, 203, None))),
+    Fault(30, "HTTP 500 with a 10 MiB body and Content-Length",
+          lambda a: Reply(status=500, content_type=a.content_type, transport="stream",
+                          parts=_big_parts(a.fmt, BIG_BODY_BYTES), length=BIG_BODY_BYTES)),
+    Fault(31, "HTTP 502 dripping one byte every 0.2 s (a 300-byte body, 60 s)",
+          lambda a: replace(_drip(a), status=502)),
+    Fault(32, "HTTP 503 with a 10 MiB chunked body, no Content-Length",
+          lambda a: Reply(status=503, content_type=a.content_type, transport="chunked",
+                          parts=_big_parts(a.fmt, BIG_BODY_BYTES))),
+    Fault(33, 'status 100 with valid "+0" (not an accepted spelling of 0)',
+          lambda a: a.doc(_document(a.fmt, 100, "+0"))),
+    Fault(34, "status written as the number 1e2 (JSON) / the text 1e2 (XML)",
+          lambda a: a.doc(_by_format(b'{"response": {"status": 1e2}}',
+                                     b"<response><status>1e2</status></response>")(a))),
+    Fault(35, "failed holding bare text instead of an error_code",
+          lambda a: a.doc(_by_format(b'{"failed": "oops"}', b"<failed>oops</failed>")(a))),
 )  # fmt: skip
 
 _FAULTS_BY_NUMBER: Final = {fault.number: fault for fault in _FAULT_TABLE}

@@ -9,6 +9,7 @@ upstream refuses the key (SPEC §7).
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable
 from typing import Final
@@ -117,18 +118,41 @@ class ApiKeyStore:
 
 
 def extract_api_key(raw: object) -> str:
-    """The secret string is either the bare key or JSON {"apiKey": "…"}."""
-    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
-    if not isinstance(text, str):
-        raise InternalError(reason="API key secret is not a string")
-    text = text.strip()
+    """The secret string is either the bare key or JSON {"apiKey": "…"}.
+
+    A usable key is printable ASCII without spaces. Anything else (a binary secret
+    that is not UTF-8, control characters, Unicode look-alikes) is an operator's slip
+    that the upstream would only refuse, forcing re-reads: a 500 that says so instead.
+    """
+    if isinstance(raw, bytes):
+        try:
+            raw = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise _no_usable_key("the binary secret is not UTF-8 text") from None
+    if not isinstance(raw, str):
+        raise _no_usable_key("the secret is not a string")
+    text = raw.removeprefix("\ufeff").strip(_ASCII_WHITESPACE)
     if text.startswith("{"):
         try:
             document = json.loads(text)
         except ValueError:
-            raise InternalError(reason="API key secret is invalid JSON") from None
+            raise _no_usable_key("the secret is invalid JSON") from None
         key = document.get("apiKey") if isinstance(document, dict) else None
-        text = key.strip() if isinstance(key, str) else ""
+        text = key.strip(_ASCII_WHITESPACE) if isinstance(key, str) else ""
     if not text:
-        raise InternalError(reason="API key secret holds no key")
+        raise _no_usable_key("the secret holds no key")
+    if not _KEY.fullmatch(text):
+        raise _no_usable_key("the key holds characters other than printable ASCII")
     return text
+
+
+_ASCII_WHITESPACE: Final = " \t\r\n"
+_KEY: Final = re.compile(r"[!-~]+")
+
+
+def _no_usable_key(why: str) -> InternalError:
+    # Says what is wrong, never what the secret holds.
+    return InternalError(
+        "The API key secret holds no usable key.",
+        reason=f"API key secret holds no usable key: {why}",
+    )

@@ -72,7 +72,10 @@ def get_status() -> TelephoneStatusResponse:
 @app.post(
     ROUTE,
     summary="Status of a call/SMS verification and whether the PIN is right",
-    description="Fields as JSON or as a form body (at most 4 KiB).",
+    description=(
+        "Fields as JSON or as a form body (at most 4 KiB), from the body only:"
+        " a field in the query string of a POST is a 400."
+    ),
     responses={200: {"description": "The normalised status"}, **_ERROR_RESPONSES},
     openapi_extensions={
         "requestBody": {

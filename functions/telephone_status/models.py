@@ -26,13 +26,17 @@ _CODE_SCHEMA: Final[dict[str, Any]] = {
         {"type": "string", "pattern": "^[1-9][0-9]{2,4}$"},
         {"type": "integer", "minimum": 100, "maximum": 99999},
     ],
-    "description": "The PIN as typed by the user. Prefer POST: it keeps the PIN out of URLs.",
+    "description": (
+        "The PIN as typed by the user: a string of 3 to 5 ASCII digits without a leading"
+        " zero (100-99999), or a JSON integer literal of that value; a fraction or exponent"
+        " (16322.0, 1e4) is rejected. Prefer POST: it keeps the PIN out of URLs."
+    ),
     "examples": ["16322"],
 }
 
 
 class TelephoneStatusRequest(BaseModel):
-    """One status lookup. The same rules apply to query, JSON and form input."""
+    """One status lookup: the same rules for a GET query string and a POST JSON or form body."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -42,23 +46,35 @@ class TelephoneStatusRequest(BaseModel):
     @field_validator("reference_id", mode="before")
     @classmethod
     def _canonical_reference_id(cls, value: object) -> str:
-        if not isinstance(value, str) or not REFERENCE_ID_PATTERN.fullmatch(value):
-            raise ValueError(REFERENCE_ID_MESSAGE)
-        return value.upper()
+        return canonical_reference_id(value)
 
     @field_validator("code", mode="before")
     @classmethod
     def _plain_pin(cls, value: object) -> str:
         # Only runs for a code that was sent: JSON null is not "no code".
-        # JSON Schema (and so the OpenAPI document) counts 16322.0 as an integer.
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)
-        # bool is an int subclass: `true` must not become the PIN "1".
-        if isinstance(value, int) and not isinstance(value, bool):
-            value = str(value)
-        if not isinstance(value, str) or not CODE_PATTERN.fullmatch(value):
-            raise ValueError(CODE_MESSAGE)
-        return value
+        return canonical_code(value)
+
+
+def canonical_reference_id(value: object) -> str:
+    """SPEC §3: 32 ASCII hex characters, upper-cased; raises ValueError otherwise."""
+    if not isinstance(value, str) or not REFERENCE_ID_PATTERN.fullmatch(value):
+        raise ValueError(REFERENCE_ID_MESSAGE)
+    # Only ASCII reaches here, so upper() cannot fold a ligature such as "\ufb00" into "FF".
+    return value.upper()
+
+
+def canonical_code(value: object) -> str:
+    """SPEC §3: a PIN string, or a JSON integer literal (int); raises ValueError otherwise.
+
+    A JSON fraction or exponent (16322.0, 1e4) never arrives as an int: the request
+    parser keeps such literals as JsonNumberText, which is neither str nor int here.
+    """
+    # bool is an int subclass: `true` must not become the PIN "1".
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if type(value) is not str or not CODE_PATTERN.fullmatch(value):
+        raise ValueError(CODE_MESSAGE)
+    return value
 
 
 class StatusBody(BaseModel):

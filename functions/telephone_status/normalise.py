@@ -1,8 +1,14 @@
 """Parses ProxStop's XML and JSON answers and normalises them to one shape.
 
-Both formats are reduced to the same `UpstreamAnswer` or `UpstreamFailure`
-before anything else looks at them, which is what makes the client-facing
-body byte-for-byte identical whichever format was requested.
+Both formats are first reduced to the same tree (`_Node`: lower-cased ASCII
+keys; leaves are text exactly as written, JSON numbers by their literal; a key
+given twice, or a JSON array, is `_UNUSABLE`), and one decision (`_interpret`)
+reads that tree. So the same kind of document gives the same outcome in both
+formats (SPEC §4), and the client-facing body is byte-for-byte identical.
+
+Everything read from the upstream's bytes follows ASCII rules: numbers are
+ASCII digits only, whitespace is the four characters XML and JSON both call
+whitespace (space, tab, CR, LF), key and code comparisons fold ASCII case only.
 """
 
 from __future__ import annotations
@@ -24,13 +30,30 @@ from .models import StatusBody, TelephoneStatusResponse
 UpstreamFormat = Literal["json", "xml"]
 
 INVALID_REFERENCE_CODE: Final = "INVALID_TELEREFERENCE"
+UNSPECIFIED_ERROR_CODE: Final = "UNSPECIFIED"
+# The whitespace of the XML (S) and JSON (ws) grammars; str.strip() would also
+# take Unicode spaces (U+00A0, U+2028, U+3000, ...), which no upstream number wears.
+ASCII_WHITESPACE: Final = " \t\r\n"
 # ProxStop's documented JSON example misses the comma between two members
 # written on separate lines; a newline outside a string is where it goes.
-_MISSING_COMMA: Final = re.compile(r'("|[0-9]|true|false|null|\}|\])([ \t\r]*\n\s*)(")')
-_INTEGER: Final = re.compile(r"[+-]?[0-9]{1,12}")
-# Stands for a field the upstream sent twice (or, in XML, with child elements):
-# no single value can be trusted, so it parses as no number at all.
-_UNUSABLE: Final = object()
+_MISSING_COMMA: Final = re.compile(r'("|[0-9]|true|false|null|\}|\])([ \t\r]*\n[ \t\r\n]*)(")')
+# A status: ASCII digits only, zero padding allowed ("0100"), no sign, no fraction.
+_STATUS_DIGITS: Final = re.compile(r"[0-9]{1,12}")
+# SPEC §4: the only spellings of `valid` (after trimming ASCII whitespace).
+_VALID_SPELLINGS: Final = {"0": 0, "-1": -1}
+
+
+class _Unusable:
+    """A key given twice (in any case), or a JSON array: no single value can be trusted."""
+
+    def __repr__(self) -> str:  # pragma: no cover - debugging aid
+        return "<unusable>"
+
+
+_UNUSABLE: Final = _Unusable()
+# A parsed node: a mapping of lower-cased keys to text ("" for an empty XML
+# element), None (JSON null), a nested node, or _UNUSABLE.
+_Node = dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -45,17 +68,18 @@ class UpstreamFailure:
 
     @property
     def is_unknown_reference(self) -> bool:
-        return self.error_code.upper() == INVALID_REFERENCE_CODE
+        # ASCII case only: a dotless i (U+0131) upper-cases to I, but is not the code.
+        return _ascii_lower(self.error_code) == INVALID_REFERENCE_CODE.lower()
 
 
 def parse_upstream(
     body: bytes, upstream_format: UpstreamFormat
 ) -> UpstreamAnswer | UpstreamFailure:
     """Raises UpstreamUnavailable for empty or contentless answers, else UpstreamBadResponse."""
-    if not body.strip():
+    if not body.strip(ASCII_WHITESPACE.encode()):
         raise UpstreamUnavailable(reason="empty upstream body")
-    fields = _json_fields(body) if upstream_format == "json" else _xml_fields(body)
-    return _interpret(fields)
+    document = _json_document(body) if upstream_format == "json" else _xml_document(body)
+    return _interpret(document)
 
 
 def to_response(
@@ -74,15 +98,10 @@ def to_response(
     )
 
 
-@dataclass(frozen=True)
-class _Fields:
-    """What either format yields: the `failed` block, or the status fields."""
-
-    failed: dict[str, Any] | None
-    payload: dict[str, Any]
+# --------------------------------------------------------------------------- JSON -> tree
 
 
-def _json_fields(body: bytes) -> _Fields:
+def _json_document(body: bytes) -> _Node:
     try:
         text = body.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -90,23 +109,19 @@ def _json_fields(body: bytes) -> _Fields:
     document = _lenient_json(text)
     if not isinstance(document, dict):
         raise UpstreamBadResponse(reason="upstream JSON is not an object")
-    response = document.get("response")
-    payload = response if isinstance(response, dict) else document
-    failed = document.get("failed")
-    if failed is None and isinstance(payload.get("failed"), dict):
-        failed = payload["failed"]  # <response><failed>… is read the same way in XML
-    if failed is not None:
-        if not isinstance(failed, dict):
-            raise UpstreamBadResponse(reason="upstream `failed` is not an object")
-        return _Fields(failed=failed, payload={})
-    return _Fields(failed=None, payload=payload)
+    return document
 
 
 def _lenient_json(text: str) -> Any:
     for candidate in (text, _MISSING_COMMA.sub(r"\1,\2\3", text)):
         try:
             return json.loads(
-                candidate, parse_constant=_reject_constant, object_pairs_hook=_lowered_object
+                candidate,
+                # Numbers stay the text they were written as, as in XML: "1e2" is not 100.
+                parse_int=str,
+                parse_float=str,
+                parse_constant=_reject_constant,
+                object_pairs_hook=_json_node,
             )
         except (ValueError, RecursionError):
             continue
@@ -117,86 +132,145 @@ def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not JSON")
 
 
-def _lowered_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    return _fields_dict((key, value) for key, value in pairs)
+def _json_node(pairs: list[tuple[str, Any]]) -> _Node:
+    return _node((key, _json_leaf(value)) for key, value in pairs)
 
 
-def _xml_fields(body: bytes) -> _Fields:
+def _json_leaf(value: Any) -> Any:
+    if isinstance(value, bool):
+        return "true" if value else "false"  # as the same answer reads in XML
+    if isinstance(value, list):
+        return _UNUSABLE  # XML has no arrays; its nearest twin is a repeated element
+    if isinstance(value, dict) and not value:
+        return ""  # {} and "" are both the empty element <x/> in XML
+    return value  # str (numbers included), None, or a nested node
+
+
+# --------------------------------------------------------------------------- XML -> tree
+
+
+def _xml_document(body: bytes) -> _Node:
     try:
         body = body.lstrip()  # expat refuses whitespace before the XML declaration
         # forbid_dtd: ProxStop sends no DTD; refusing one also stops entity bombs and XXE.
         root = fromstring(body, forbid_dtd=True, forbid_entities=True, forbid_external=True)
     except (ParseError, DefusedXmlException, ValueError, RecursionError):
         raise UpstreamBadResponse(reason="upstream XML could not be parsed") from None
-    failed = root if _tag(root) == "failed" else _child(root, "failed")
-    if failed is not None:
-        return _Fields(failed=_xml_children(failed), payload={})
-    response = _child(root, "response")
-    return _Fields(failed=None, payload=_xml_children(response if response is not None else root))
+    tag = _tag(root)
+    if tag == "failed":
+        # <failed>…</failed> is the JSON document {"failed": {…}}.
+        return {"failed": _xml_value(root)}
+    # Any other root (<response> in the vendor's layout) is the JSON document's outer
+    # object: <response><status>… reads as {"status": …}, <response><response>… as
+    # {"response": {…}}, the same decision either way.
+    value = _xml_value(root)
+    if isinstance(value, dict):
+        return value
+    if not value.strip(ASCII_WHITESPACE):
+        return {}
+    raise UpstreamBadResponse(reason="upstream XML root holds text, not fields")
 
 
 def _tag(element: Element) -> str:
-    return str(element.tag).rpartition("}")[2].lower()
+    return _ascii_lower(str(element.tag).rpartition("}")[2])
 
 
-def _child(element: Element, tag: str) -> Element | None:
-    return next((child for child in element if _tag(child) == tag), None)
+# The decision reads at most root > response > failed > error_code; deeper elements
+# only need to be known as elements (a JSON document this deep fails to parse anyway).
+_XML_DEPTH_READ: Final = 4
 
 
-def _xml_children(element: Element) -> dict[str, Any]:
-    return _fields_dict(
-        (_tag(child), child.text if len(child) == 0 else _UNUSABLE) for child in element
-    )
+def _xml_value(element: Element, depth: int = 0) -> Any:
+    if len(element) == 0:
+        return element.text or ""  # an element is there even when empty: never JSON null
+    if depth >= _XML_DEPTH_READ:
+        return {}
+    return _node((_tag(child), _xml_value(child, depth + 1)) for child in element)
 
 
-def _fields_dict(pairs: Iterable[tuple[str, Any]]) -> dict[str, Any]:
-    """Keys lower-cased; a key given twice (in any case) holds _UNUSABLE: fail closed."""
-    fields: dict[str, Any] = {}
+# --------------------------------------------------------------------------- the decision
+
+
+def _node(pairs: Iterable[tuple[str, Any]]) -> _Node:
+    """Keys lower-cased (ASCII only); a key given twice (in any case) is _UNUSABLE."""
+    fields: _Node = {}
     for key, value in pairs:
-        name = key.lower()
+        name = _ascii_lower(key)
         fields[name] = _UNUSABLE if name in fields else value
     return fields
 
 
-def _interpret(fields: _Fields) -> UpstreamAnswer | UpstreamFailure:
-    if fields.failed is not None:
-        error_code = fields.failed.get("error_code")
-        return UpstreamFailure(error_code=_clean_error_code(error_code))
-    raw_status = fields.payload.get("status")
-    if _is_blank(raw_status):
+def _interpret(document: _Node) -> UpstreamAnswer | UpstreamFailure:
+    """One decision for both formats.
+
+    `failed` (at the top or inside `response`) wins; otherwise status and valid are
+    read from `response` when it is an object, else from the top. A key the decision
+    needs that was given twice, or has the wrong shape, is a bad response (502); a
+    document with neither `status` nor `failed` means the upstream is unavailable (503).
+    """
+    response = _present(document.get("response"))
+    if response is not None and not isinstance(response, dict):
+        raise UpstreamBadResponse(reason="upstream `response` is not an object")
+    failed = document.get("failed")
+    if failed is None and response is not None:
+        failed = response.get("failed")
+    if failed is not None:
+        return _failure(failed)
+    payload = response if response is not None else document
+    raw_status = _present(payload.get("status"))
+    if raw_status is None:
         raise UpstreamUnavailable(reason="upstream answer has neither status nor failed")
-    status = _as_int(raw_status)
-    if status is None or not 0 <= status <= 999:
-        raise UpstreamBadResponse(reason="upstream status is not a three-digit number")
-    raw_valid = fields.payload.get("valid")
-    if _is_blank(raw_valid):
+    status = _status_number(raw_status)
+    raw_valid = _present(payload.get("valid"))
+    if raw_valid is None:
         return UpstreamAnswer(status=status, valid=None)
-    valid = _as_int(raw_valid)
-    if valid not in (0, -1):
-        # Fail closed: anything but 0 / -1 must never become codeValid true.
+    if not isinstance(raw_valid, str) or raw_valid.strip(ASCII_WHITESPACE) not in _VALID_SPELLINGS:
+        # Fail closed: anything but the exact spellings of 0 / -1 is a 502 (SPEC §4).
         raise UpstreamBadResponse(reason="upstream valid is neither 0 nor -1")
-    return UpstreamAnswer(status=status, valid=valid)
+    return UpstreamAnswer(status=status, valid=_VALID_SPELLINGS[raw_valid.strip(ASCII_WHITESPACE)])
+
+
+def _present(value: Any) -> Any:
+    """None for an absent, null or blank value; _UNUSABLE is refused here once for all."""
+    if value is _UNUSABLE:
+        raise UpstreamBadResponse(reason="upstream repeated a field or sent an array")
+    if value is None or (isinstance(value, str) and not value.strip(ASCII_WHITESPACE)):
+        return None
+    return value
+
+
+def _failure(failed: Any) -> UpstreamFailure:
+    if failed is _UNUSABLE:
+        raise UpstreamBadResponse(reason="upstream repeated `failed`")
+    # <failed>oops</failed>, <failed/>, {"failed": "oops"}, {"failed": ""}: the upstream
+    # says it failed without saying why; alike in both formats (SPEC §4).
+    if not isinstance(failed, dict):
+        return UpstreamFailure(error_code=UNSPECIFIED_ERROR_CODE)
+    error_code = failed.get("error_code")
+    if error_code is _UNUSABLE:
+        raise UpstreamBadResponse(reason="upstream repeated `error_code`")
+    return UpstreamFailure(error_code=_clean_error_code(error_code))
+
+
+def _status_number(value: Any) -> int:
+    text = value.strip(ASCII_WHITESPACE) if isinstance(value, str) else ""
+    if not _STATUS_DIGITS.fullmatch(text) or int(text) > 999:
+        # 100.0, 1e2, +100, true, an object, non-ASCII digits: rejected in both formats.
+        raise UpstreamBadResponse(reason="upstream status is not a three-digit number")
+    return int(text)
 
 
 def _clean_error_code(value: Any) -> str:
-    """The code is logged: keep it short and printable whatever the upstream sent."""
-    if not isinstance(value, str) or not value.strip():
-        return "UNSPECIFIED"
-    return "".join(ch if ch.isprintable() else "?" for ch in value.strip()[:64])
+    """The code is logged: keep it short, ASCII and printable whatever the upstream sent."""
+    text = value.strip(ASCII_WHITESPACE) if isinstance(value, str) else ""
+    if not text:
+        return UNSPECIFIED_ERROR_CODE
+    return "".join(ch if " " <= ch <= "~" else "?" for ch in text[:64])
 
 
-def _is_blank(value: Any) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip())
+def _ascii_lower(text: str) -> str:
+    # str.lower() folds non-ASCII letters too (U+212A KELVIN SIGN becomes k).
+    return text.translate(_ASCII_LOWER)
 
 
-def _as_int(value: Any) -> int | None:
-    """Integers in whatever dress the upstream chose: 100, "100", " 0100 ", 100.0."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float):
-        return int(value) if value.is_integer() else None
-    if isinstance(value, str) and _INTEGER.fullmatch(value.strip()):
-        return int(value.strip())
-    return None
+_ASCII_LOWER: Final = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")

@@ -9,7 +9,8 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Iterable
+import re
+from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import parse_qsl
 
@@ -17,37 +18,73 @@ from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from pydantic import ValidationError
 
 from .errors import FieldError, InvalidRequest
-from .models import TelephoneStatusRequest
+from .models import TelephoneStatusRequest, canonical_code, canonical_reference_id
 
 MAX_BODY_BYTES: Final = 4096
 MAX_FIELDS: Final = 16
 FIELD_ALIASES: Final = {"referenceId": "referenceId", "referenceid": "referenceId", "code": "code"}
 JSON_TYPES: Final = ("application/json",)
 FORM_TYPE: Final = "application/x-www-form-urlencoded"
+QUERY_ON_POST: Final = "a POST takes its fields from the body only, not from the query string"
+QUERY_MAPS_DISAGREE: Final = "queryStringParameters and multiValueQueryStringParameters disagree"
+CANONICAL: Final = {"referenceId": canonical_reference_id, "code": canonical_code}
+# RFC 9110 token: a charset name is ASCII; "utf 8" or a Unicode hyphen is no name at all.
+_TOKEN: Final = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_QUOTED_PAIR: Final = re.compile(r"\\(.)")
 
 
 class _JsonObject(list[tuple[str, Any]]):
     """A JSON object kept as its pairs, so that a repeated key stays visible."""
 
 
+@dataclass(frozen=True)
+class JsonNumberText:
+    """A JSON number with a fraction or exponent (16322.0, 1e4): kept as written, never a PIN."""
+
+    literal: str
+
+
 def parse_request(event: APIGatewayProxyEvent) -> TelephoneStatusRequest:
-    pairs = list(_query_pairs(event))
+    query = _query_pairs(event)
     body = _raw_body(event)
+    if event.http_method.upper() == "POST":
+        if query:
+            # SPEC §3: a PIN must not travel in a URL, not even next to a body.
+            names = dict.fromkeys(FIELD_ALIASES.get(name, _printable(name)) for name, _ in query)
+            raise InvalidRequest([FieldError(name, QUERY_ON_POST) for name in names])
+        pairs = _body_pairs(body, event.headers.get("content-type")) if body else []
+        return _validate(pairs)
     if body:
-        if event.http_method.upper() != "POST":
-            raise _invalid("body", "a GET request takes no body; use POST to send one")
-        pairs.extend(_body_pairs(body, event.headers.get("content-type")))
-    return _validate(pairs)
+        raise _invalid("body", "a GET request takes no body; use POST to send one")
+    return _validate(query)
 
 
-def _query_pairs(event: APIGatewayProxyEvent) -> Iterable[tuple[str, Any]]:
-    multi = event.multi_value_query_string_parameters
-    if multi:
-        for name, values in multi.items():
-            for value in values or ():
-                yield name, value
-        return
-    yield from (event.query_string_parameters or {}).items()
+def _query_pairs(event: APIGatewayProxyEvent) -> list[tuple[str, Any]]:
+    """The query's pairs; when the event carries both maps, they must say the same."""
+    single = event.get("queryStringParameters")
+    multi = event.get("multiValueQueryStringParameters")
+    if not _is_query_map(single, list_values=False) or not _is_query_map(multi, list_values=True):
+        raise _invalid("query", "the event's query string maps are malformed")
+    if multi is None:
+        return list((single or {}).items())
+    pairs = [(name, value) for name, values in multi.items() for value in values or ()]
+    if single is not None and (
+        set(single) != set(multi)
+        or any(not multi[name] or multi[name][-1] != value for name, value in single.items())
+    ):
+        # API Gateway keeps the last value in the single map; anything else is a
+        # hand-made or altered event, and neither map can be trusted over the other.
+        raise _invalid("query", QUERY_MAPS_DISAGREE)
+    return pairs
+
+
+def _is_query_map(value: object, *, list_values: bool) -> bool:
+    """None, or a map (of lists, for the multi-value map): a hand-made event may hold anything."""
+    if value is None:
+        return True
+    if not isinstance(value, dict):
+        return False
+    return not list_values or all(v is None or isinstance(v, list) for v in value.values())
 
 
 def _raw_body(event: APIGatewayProxyEvent) -> bytes:
@@ -70,9 +107,9 @@ def _raw_body(event: APIGatewayProxyEvent) -> bytes:
 
 
 def _body_pairs(body: bytes, content_type: str | None) -> list[tuple[str, Any]]:
-    media_type, charset = _media_type(content_type)
-    if charset not in (None, "utf-8", "utf8"):
-        raise _invalid("body", "the body must be UTF-8")
+    media_type, charsets = _media_type(content_type)
+    for charset in charsets:
+        _check_charset(body, charset)
     if media_type in JSON_TYPES or (
         media_type.startswith("application/") and media_type.endswith("+json")
     ):
@@ -85,16 +122,38 @@ def _body_pairs(body: bytes, content_type: str | None) -> list[tuple[str, Any]]:
     )
 
 
-def _media_type(content_type: str | None) -> tuple[str, str | None]:
+def _media_type(content_type: str | None) -> tuple[str, list[str]]:
+    """The media type (ASCII-lowered) and every charset parameter given (unquoted)."""
     if not content_type:
-        return "", None
+        return "", []
     media_type, *params = content_type.split(";")
-    charset = None
+    charsets = []
     for param in params:
         name, _, value = param.partition("=")
-        if name.strip().lower() == "charset":
-            charset = value.strip().strip('"').lower()
-    return media_type.strip().lower(), charset
+        if name.strip(" \t").lower() == "charset":
+            charsets.append(_unquoted(value.strip(" \t")))
+    return media_type.strip(" \t").lower(), charsets
+
+
+def _unquoted(value: str) -> str:
+    if len(value) >= 2 and value.startswith('"') and value.endswith('"'):
+        return _QUOTED_PAIR.sub(r"\1", value[1:-1])
+    return value
+
+
+def _check_charset(body: bytes, charset: str) -> None:
+    """Accepts a charset in which the body reads as the same text as in UTF-8 (SPEC §3).
+
+    So us-ascii or iso-8859-1 on a pure-ASCII body is fine, iso-8859-1 on "café" is not.
+    """
+    if not charset.isascii() or not _TOKEN.fullmatch(charset):
+        raise _invalid("body", "the charset parameter is not a charset name")
+    try:
+        same = body.decode(charset) == body.decode("utf-8")
+    except (LookupError, UnicodeDecodeError, ValueError):  # unknown, or not a text encoding
+        same = False
+    if not same:
+        raise _invalid("body", "the body must be UTF-8 (or read the same in its charset)")
 
 
 def _json_pairs(body: bytes) -> list[tuple[str, Any]]:
@@ -103,6 +162,8 @@ def _json_pairs(body: bytes) -> list[tuple[str, Any]]:
             body.decode("utf-8-sig"),
             object_pairs_hook=_JsonObject,
             parse_constant=_reject_constant,
+            # SPEC §3: a PIN is an integer literal; 100.000000000000001 must not become 100.
+            parse_float=JsonNumberText,
         )
     except (ValueError, RecursionError):
         raise _invalid("body", "the body is not valid JSON") from None
@@ -129,38 +190,37 @@ def _form_pairs(body: bytes) -> list[tuple[str, Any]]:
 
 
 def _validate(pairs: list[tuple[str, Any]]) -> TelephoneStatusRequest:
+    """Every value of every field is validated; repeated ones are compared canonically."""
     errors: list[FieldError] = []
     values: dict[str, Any] = {}
-    seen: dict[str, set[str]] = {}
+    canonical_forms: dict[str, set[str]] = {}
     for name, value in pairs:
-        canonical = FIELD_ALIASES.get(name)
-        if canonical is None:
+        field = FIELD_ALIASES.get(name)
+        if field is None:
             errors.append(FieldError(_printable(name), "unknown field"))
             continue
-        values.setdefault(canonical, value)
-        seen.setdefault(canonical, set()).add(_comparable(canonical, value))
+        values.setdefault(field, value)
+        try:
+            canonical = CANONICAL[field](value)
+        except ValueError as exc:
+            error = FieldError(field, str(exc))
+            if error not in errors:
+                errors.append(error)
+            continue
+        canonical_forms.setdefault(field, set()).add(canonical)
     errors.extend(
-        FieldError(canonical, "given more than once with different values")
-        for canonical, distinct in seen.items()
+        FieldError(field, "given more than once with different values")
+        for field, distinct in canonical_forms.items()
         if len(distinct) > 1
     )
     try:
         request = TelephoneStatusRequest.model_validate(values)
     except ValidationError as exc:
-        raise InvalidRequest([*errors, *_field_errors(exc)]) from None
+        errors.extend(error for error in _field_errors(exc) if error not in errors)
+        raise InvalidRequest(errors) from None
     if errors:
         raise InvalidRequest(errors)
     return request
-
-
-def _comparable(canonical: str, value: Any) -> str:
-    if isinstance(value, str):
-        return value.upper() if canonical == "referenceId" else value
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    return json.dumps(value, sort_keys=True, default=str)
 
 
 def _field_errors(exc: ValidationError) -> list[FieldError]:

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 from collections.abc import Mapping
-from typing import Annotated, Literal
+from typing import Annotated, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from urllib3.exceptions import LocationParseError
+from urllib3.util import parse_url
 
 DEFAULT_API_URL = "https://api.proxstop.com"
+# Printable ASCII without spaces: a URL that needs more is not one to send a key to.
+_URL_CHARACTERS: Final = re.compile(r"[!-~]+")
 
 
 class Settings(BaseModel):
@@ -28,11 +34,24 @@ class Settings(BaseModel):
 
     @field_validator("api_url")
     @classmethod
-    def _http_url(cls, value: str) -> str:
-        value = value.strip().rstrip("/")
-        if not value.startswith(("https://", "http://")) or "?" in value:
-            raise ValueError("must be an http(s) base URL without a query string")
-        return value
+    def _upstream_url(cls, value: str) -> str:
+        """SPEC §7: https://, or http:// to a loopback host only (the key is in the body)."""
+        value = value.strip(" \t\r\n").rstrip("/")
+        if not _URL_CHARACTERS.fullmatch(value):
+            raise ValueError("must be an https base URL (printable ASCII)")
+        try:
+            # The parser the client itself uses: no disagreement on what the host is.
+            url = parse_url(value)
+        except LocationParseError:
+            raise ValueError("must be an https base URL") from None
+        scheme = (url.scheme or "").lower()
+        if scheme not in ("https", "http") or not url.host or url.auth or url.query is not None:
+            raise ValueError("must be an https base URL without credentials or a query string")
+        if url.fragment is not None:
+            raise ValueError("must be an https base URL without a fragment")
+        if scheme == "http" and not _is_loopback(url.host):
+            raise ValueError("must be https:// (http:// only to a loopback host)")
+        return url.url.rstrip("/")
 
     @field_validator("upstream_format", mode="before")
     @classmethod
@@ -56,3 +75,16 @@ class Settings(BaseModel):
         environ = os.environ if environ is None else environ
         names = {field.alias for field in cls.model_fields.values() if field.alias}
         return cls.model_validate({name: environ[name] for name in names if name in environ})
+
+
+def _is_loopback(host: str) -> bool:
+    """localhost, 127.0.0.0/8 or ::1, written plainly (no 127.1, no IPv4-mapped forms)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        address = ipaddress.ip_address(host.removeprefix("[").removesuffix("]"))
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address):
+        return address == ipaddress.IPv6Address("::1")
+    return address.is_loopback

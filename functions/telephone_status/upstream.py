@@ -7,7 +7,9 @@ the request was sent, since ProxStop may already have counted the attempt.
 
 from __future__ import annotations
 
+import http.client
 import random
+import re
 import time
 from dataclasses import dataclass
 from typing import Final
@@ -26,6 +28,8 @@ from urllib3.exceptions import (
 from .errors import UpstreamBadResponse, UpstreamTimeout, UpstreamUnavailable
 
 MAX_BODY_BYTES: Final = 64 * 1024
+# RFC 9110: Content-Length is 1*DIGIT (ASCII); str.isdigit() would also pass "²".
+_CONTENT_LENGTH: Final = re.compile(r"[0-9]{1,18}")
 MAX_TRIES: Final = 3
 CONNECT_TIMEOUT_CAP: Final = 3.0
 BACKOFF_BASE: Final = 0.05
@@ -36,11 +40,58 @@ REQUEST_HEADERS: Final = {
     "User-Agent": "telephone-status/1.0 (+urllib3)",
 }
 
+# An HTTP/1.x status line: the code is exactly three ASCII digits (RFC 9112 §4).
+_STATUS_LINE: Final = re.compile(rb"(HTTP/1\.[01]) ([0-9]{3})(?: ([^\r\n]*))?\r?\n")
+_MAX_STATUS_LINE: Final = 8192
+
+
+class _StrictStatusResponse(http.client.HTTPResponse):
+    """http.client reads the status code with int(), which also takes "+200" and "2_00".
+
+    Hand-written because neither http.client nor urllib3 has a strict mode; everything
+    after the status line is still parsed by http.client.
+    """
+
+    def _read_status(self) -> tuple[str, int, str]:
+        line = self.fp.readline(_MAX_STATUS_LINE + 1)
+        if not line:
+            # As http.client says it: a closed keep-alive connection, safe to retry.
+            raise http.client.RemoteDisconnected("Remote end closed connection without response")
+        match = _STATUS_LINE.fullmatch(line)
+        if match is None:
+            raise http.client.BadStatusLine("malformed status line")
+        version, status, reason = match.groups()
+        return version.decode("ascii"), int(status), (reason or b"").decode("latin-1")
+
+
+class _StrictHTTPConnection(urllib3.connection.HTTPConnection):
+    response_class = _StrictStatusResponse
+
+
+class _StrictHTTPSConnection(urllib3.connection.HTTPSConnection):
+    response_class = _StrictStatusResponse
+
+
+class _StrictHTTPPool(urllib3.HTTPConnectionPool):
+    ConnectionCls = _StrictHTTPConnection
+
+
+class _StrictHTTPSPool(urllib3.HTTPSConnectionPool):
+    ConnectionCls = _StrictHTTPSConnection
+
+
+def new_pool() -> urllib3.PoolManager:
+    """A pool manager whose connections read the status line by ASCII rules."""
+    # Retries and redirects are ours to decide: a redirect would re-send the key.
+    pool = urllib3.PoolManager(
+        num_pools=4, maxsize=2, retries=False, timeout=urllib3.Timeout(connect=CONNECT_TIMEOUT_CAP)
+    )
+    pool.pool_classes_by_scheme = {"http": _StrictHTTPPool, "https": _StrictHTTPSPool}
+    return pool
+
+
 # One pool per execution environment, reused across invocations (keep-alive).
-# Retries and redirects are ours to decide: a redirect would re-send the key.
-POOL: Final = urllib3.PoolManager(
-    num_pools=4, maxsize=2, retries=False, timeout=urllib3.Timeout(connect=CONNECT_TIMEOUT_CAP)
-)
+POOL: Final = new_pool()
 
 
 class Deadline:
@@ -133,15 +184,31 @@ class UpstreamClient:
             raise UpstreamTimeout(reason="upstream did not answer in time") from None
         except SSLError:
             raise UpstreamUnavailable(reason="TLS handshake with upstream failed") from None
-        except (ProtocolError, HTTPError, OSError) as exc:
+        except ProtocolError as exc:
+            if _malformed_http(exc):
+                raise UpstreamBadResponse(reason="upstream status line is malformed") from None
+            raise _Retryable(
+                UpstreamUnavailable(reason=f"connection broken: {type(exc).__name__}"), sent=True
+            ) from None
+        except (HTTPError, OSError) as exc:
             raise _Retryable(
                 UpstreamUnavailable(reason=f"connection broken: {type(exc).__name__}"), sent=True
             ) from None
         try:
+            status = response.status
+            if not _body_is_read(status):
+                # SPEC §5: a 5xx (or 429, 1xx, 3xx) is decided by its status alone;
+                # its body, however large or slow, is not read at all.
+                response.close()
+                return status, b""
             payload = _read_capped(response, deadline)
+        except (ValueError, LookupError, http.client.HTTPException):
+            # Whatever else the upstream's bytes trip in the HTTP stack is the upstream's fault.
+            response.close()
+            raise UpstreamBadResponse(reason="upstream HTTP response is malformed") from None
         finally:
             response.release_conn()
-        return response.status, payload
+        return status, payload
 
     @staticmethod
     def _pause_before_retry(attempt: int, deadline: Deadline) -> bool:
@@ -154,10 +221,45 @@ class UpstreamClient:
         return True
 
 
+def _malformed_http(error: ProtocolError) -> bool:
+    """The upstream answered, but not in HTTP (a closed connection is not that)."""
+    return any(
+        isinstance(cause, http.client.BadStatusLine | http.client.LineTooLong)
+        and not isinstance(cause, http.client.RemoteDisconnected)
+        for cause in error.args
+    )
+
+
+def _body_is_read(status: int) -> bool:
+    """Only a 2xx or a 4xx other than 429 carries a document the service looks at."""
+    return 200 <= status < 300 or (400 <= status < 500 and status != 429)
+
+
+def _declared_length(response: urllib3.BaseHTTPResponse) -> int | None:
+    """The Content-Length, ASCII digits only; repeated headers must agree (RFC 9110 §8.6)."""
+    values = response.headers.getlist("Content-Length")
+    if not values:
+        return None
+    lengths = set()
+    for value in values:
+        for item in value.split(","):
+            digits = item.strip(" \t")  # optional whitespace: SP and HTAB only
+            if not _CONTENT_LENGTH.fullmatch(digits):
+                raise UpstreamBadResponse(reason="upstream Content-Length is not a number")
+            lengths.add(int(digits))
+    if len(lengths) != 1:
+        raise UpstreamBadResponse(reason="upstream sent conflicting Content-Length values")
+    return lengths.pop()
+
+
 def _read_capped(response: urllib3.BaseHTTPResponse, deadline: Deadline) -> bytes:
     """Reads at most MAX_BODY_BYTES, and never past the deadline (a drip-fed body)."""
-    declared = response.headers.get("Content-Length")
-    if declared is not None and declared.strip().isdigit() and int(declared) > MAX_BODY_BYTES:
+    try:
+        declared = _declared_length(response)
+    except UpstreamBadResponse:
+        response.close()
+        raise
+    if declared is not None and declared > MAX_BODY_BYTES:
         response.close()
         raise UpstreamBadResponse(reason="upstream body over the size cap")
     chunks: list[bytes] = []

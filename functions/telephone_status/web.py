@@ -70,13 +70,20 @@ def finalise(
     for name, value in ALWAYS.items():
         headers[name] = [value]
     origin = _header(event, "origin")
-    if origin and ("*" in allowed_origins or origin in allowed_origins):
-        headers["Access-Control-Allow-Origin"] = ["*" if "*" in allowed_origins else origin]
-        headers["Vary"] = ["Origin"]
+    if "*" in allowed_origins:
+        # `*` answers every origin, and a request without one, alike: nothing varies.
+        headers["Access-Control-Allow-Origin"] = ["*"]
     else:
-        # A preflight from an origin outside the allow-list gets no CORS grant at all.
-        for name in [name for name in headers if name.startswith("Access-Control-")]:
-            del headers[name]
+        if allowed_origins:
+            # The grant depends on Origin, so every response does (a granted one, a refused
+            # one, one to a request without Origin): caches must key on it.
+            _add_vary(headers, "Origin")
+        if origin and origin in allowed_origins:
+            headers["Access-Control-Allow-Origin"] = [origin]
+        else:
+            # A preflight from an origin outside the allow-list gets no CORS grant at all.
+            for name in [name for name in headers if name.startswith("Access-Control-")]:
+                del headers[name]
     status = result.get("statusCode", 500)
     log = logger.info if status < 400 else logger.warning if status < 500 else logger.error
     log(
@@ -105,6 +112,13 @@ def internal_error_result(request_id: str) -> dict[str, Any]:
         "body": body.model_dump_json(by_alias=True, exclude_none=True),
         "isBase64Encoded": False,
     }
+
+
+def _add_vary(headers: dict[str, list[str]], field: str) -> None:
+    name = next((n for n in headers if n.lower() == "vary"), "Vary")
+    listed = [item.strip() for value in headers.get(name, []) for item in value.split(",")]
+    if field.lower() not in (item.lower() for item in listed if item):
+        headers[name] = [", ".join([*(item for item in listed if item), field])]
 
 
 def _header(event: dict[str, Any], name: str) -> str | None:

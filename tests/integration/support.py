@@ -269,6 +269,12 @@ FAULT_EXPECTATIONS: Final[dict[int, tuple[Expect, Expect]]] = {
     27: _problem(502, REJECTED),  # HTTP 403 + failed INVALID_KEY
     28: _ok(100, valid_with_pin=True),  # compact JSON served as text/html
     29: _ok(203, valid_with_pin=None),  # no valid although a code was sent
+    30: _problem(503, UNAVAILABLE),  # HTTP 500 with 10 MiB: decided on the status
+    31: _problem(503, UNAVAILABLE),  # HTTP 502 dripping: its body is not waited for
+    32: _problem(503, UNAVAILABLE),  # HTTP 503 with 10 MiB chunked
+    33: _problem(502, BAD_RESPONSE),  # valid "+0": fail closed
+    34: _problem(502, BAD_RESPONSE),  # status 1e2, in both formats
+    35: _problem(502, REJECTED),  # failed without an error_code, alike in both formats
 }
 SLOW_FAULTS: Final = frozenset({1, 14})
 

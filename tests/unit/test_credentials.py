@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import cast
 
 import pytest
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from telephone_status.credentials import (
     FORCED_REFRESH_INTERVAL_SECONDS,
     PLACEHOLDER_API_KEY,
@@ -283,3 +286,57 @@ def test_refresh_with_an_unusable_new_secret_is_not_a_change(
     secrets.value = "{}"
     assert store.refresh_after_rejection() is False
     assert secrets.calls[-1] == (SECRET_ID, MAX_AGE, True)
+
+
+# --- secrets that decode to no usable key (issue 11, item 10) -------------------------------
+
+UNUSABLE_SECRETS = [
+    b"\xff\xfe\x00k\x00e\x00y",  # UTF-16
+    b"098f6bcd4621d373\xe9ade4e832627b4f6",  # latin-1 byte in a key
+    b"\x80\x81\x82",
+    b"\xc3\x28",
+    b'{"apiKey": "098f\xff"}',
+    "098f6bcd\x004621d373cade4e832627b4f6",  # NUL
+    b"098f6bcd\x004621d373cade4e832627b4f6",
+    "098f6bcd4621d373\ncade4e832627b4f6",
+    "098f6bcd4621d373 cade4e832627b4f6",
+    "098f6bcd4621d373\x7fcade4e832627b4f6",
+    "098f6bcd4621d373\x1bcade4e832627b4f6",
+    "\u00a0098f6bcd4621d373cade4e832627b4f6",
+    "098f6bcd4621d373\u200bcade4e832627b4f6",
+    "098f6bcd4621d373\ufffdcade4e832627b4f6",
+    "\uff10\uff19\uff18f6bcd",
+    '{"apiKey": "098f6bcd\\u0000"}',
+    '{"apiKey": "098f\\ufffd"}',
+]
+
+
+@pytest.mark.parametrize("raw", UNUSABLE_SECRETS, ids=repr)
+def test_a_secret_that_holds_no_usable_key_says_so_without_showing_it(raw: str | bytes) -> None:
+    with pytest.raises(InternalError) as info:
+        extract_api_key(raw)
+    said = f"{info.value} {info.value.reason} {info.value.detail}"
+    assert "no usable key" in said
+    for fragment in ("098f", "6bcd", "cade", "key\x00"):
+        assert fragment not in said
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [b"\xef\xbb\xbf098f6bcd4621d373cade4e832627b4f6", "\ufeff098f6bcd4621d373cade4e832627b4f6"],
+)
+def test_a_byte_order_mark_before_the_key_is_not_part_of_it(raw: str | bytes) -> None:
+    assert extract_api_key(raw) == "098f6bcd4621d373cade4e832627b4f6"
+
+
+@given(key=st.text(min_size=1, max_size=12))
+@settings(max_examples=200, deadline=None)
+def test_only_printable_ascii_keys_are_usable(key: str) -> None:
+    usable = all("!" <= ch <= "~" for ch in key.strip(" \t\r\n"))
+    try:
+        found = extract_api_key(json.dumps({"apiKey": key}))
+    except InternalError:
+        assert not usable or not key.strip(" \t\r\n")
+        return
+    assert usable
+    assert found == key.strip(" \t\r\n")

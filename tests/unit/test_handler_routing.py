@@ -397,3 +397,67 @@ def test_unknown_field_names_reach_the_client_but_not_the_logs(log_lines: Any) -
     logged = json.dumps(log_lines())
     assert "(unknown field): unknown field" in logged
     assert "16322" not in logged
+
+
+# --- Vary: Origin on every response an allow-list shapes (issue 11, item 12) ---------------
+
+ORIGIN_CASES = [
+    pytest.param({}, id="no-origin"),
+    pytest.param({"Origin": ALLOWED_ORIGIN}, id="allowed"),
+    pytest.param({"Origin": FOREIGN_ORIGIN}, id="foreign"),
+    pytest.param({"origin": "null"}, id="null-origin"),
+]
+KINDS_OF_EVENT = [
+    pytest.param(lambda h: make_event(query={"referenceId": "nope"}, headers=h), id="400"),
+    pytest.param(lambda h: make_event("GET", "/nowhere", headers=h), id="404"),
+    pytest.param(lambda h: make_event("DELETE", headers=h), id="405"),
+    pytest.param(
+        lambda h: preflight(h["Origin"]) if "Origin" in h else make_event("OPTIONS"),
+        id="preflight",
+    ),
+]
+
+
+def _vary(result: dict[str, Any]) -> list[str]:
+    value = headers_of(result).get("vary", "")
+    return [item.strip().lower() for item in value.split(",") if item.strip()]
+
+
+@pytest.mark.parametrize("headers", ORIGIN_CASES)
+@pytest.mark.parametrize("build", KINDS_OF_EVENT)
+def test_with_an_allow_list_every_response_varies_on_origin(
+    build: Any, headers: dict[str, str]
+) -> None:
+    result = invoke(build(headers))
+    assert _vary(result).count("origin") == 1
+
+
+def test_a_500_before_the_settings_load_grants_no_origin(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MAX_CODE_ATTEMPTS", "not a number")  # the runtime cannot be built
+    service.reset_cold_start_state()
+    result = invoke(make_event(query={"referenceId": RID}, headers={"Origin": FOREIGN_ORIGIN}))
+    assert result["statusCode"] == 500
+    # The allow-list is unreadable with the rest of the settings: no grant, and no
+    # claim that the answer depends on Origin either.
+    assert "access-control-allow-origin" not in headers_of(result)
+
+
+@pytest.mark.parametrize("headers", ORIGIN_CASES)
+@pytest.mark.parametrize("build", KINDS_OF_EVENT)
+def test_a_wildcard_grants_every_response_alike_without_vary(
+    monkeypatch: pytest.MonkeyPatch, build: Any, headers: dict[str, str]
+) -> None:
+    """`*` answers every origin (and none) the same way, so nothing varies on Origin."""
+    monkeypatch.setenv("CORS_ALLOW_ORIGINS", "*")
+    service.reset_cold_start_state()
+    result = invoke(build(headers))
+    assert headers_of(result)["access-control-allow-origin"] == "*"
+    assert "origin" not in _vary(result)
+
+
+def test_no_allow_list_means_no_cors_and_no_vary(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CORS_ALLOW_ORIGINS", "")
+    service.reset_cold_start_state()
+    result = invoke(preflight(ALLOWED_ORIGIN))
+    assert not any(name.startswith("access-control-") for name in headers_of(result))
+    assert "origin" not in _vary(result)

@@ -152,10 +152,10 @@ def test_valid_pin_strings_are_accepted_as_given(transport: str, code: str) -> N
 
 @pytest.mark.parametrize(
     ("given", "expected"),
-    # 16322.0 is an integer to JSON Schema, and so to the published OpenAPI document.
-    [(100, "100"), (12345, "12345"), (99999, "99999"), (16322.0, "16322"), (1e4, "10000")],
+    # SPEC §3: an integer literal only (16322.0 and 1e4: see test_request_edges.py).
+    [(100, "100"), (12345, "12345"), (99999, "99999")],
 )
-def test_pin_as_json_integer_is_accepted_as_its_digits(given: float, expected: str) -> None:
+def test_pin_as_json_integer_is_accepted_as_its_digits(given: int, expected: str) -> None:
     assert parse_request(post_json({"referenceId": RID, "code": given})).code == expected
 
 
@@ -278,8 +278,6 @@ def test_unprintable_unknown_field_name_is_made_printable() -> None:
             post_json(f'{{"referenceId":"{RID_LOWER}","referenceid":"{RID}"}}'), id="json-alias"
         ),
         pytest.param(post_form(f"referenceId={RID}&referenceid={RID_LOWER}"), id="form-alias"),
-        pytest.param(post_json({"referenceId": RID}, ("referenceId", RID)), id="query+json"),
-        pytest.param(post_form(f"referenceid={RID}", ("referenceId", RID)), id="query+form"),
     ],
 )
 def test_reference_id_given_twice_with_the_same_value_is_accepted(
@@ -299,8 +297,6 @@ def test_reference_id_given_twice_with_the_same_value_is_accepted(
             post_json(f'{{"referenceId":"{RID}","code":123,"code":"123"}}'), id="json-int-and-str"
         ),
         pytest.param(post_form(f"referenceId={RID}&code=123&code=123"), id="form"),
-        pytest.param(post_json({"referenceId": RID, "code": "123"}, ("code", "123")), id="q+json"),
-        pytest.param(post_form(f"referenceId={RID}&code=123", ("code", "123")), id="q+form"),
     ],
 )
 def test_code_given_twice_with_the_same_value_is_accepted(event: APIGatewayProxyEvent) -> None:
@@ -320,21 +316,11 @@ REPEATED_WITH_DIFFERENT_VALUES = [
         "referenceId",
         id="json-duplicate-key",
     ),
-    pytest.param(
-        post_json({"referenceId": RID}, ("referenceId", "A" * 32)), "referenceId", id="query+json"
-    ),
     pytest.param(get(("referenceId", RID), ("code", "123"), ("code", "124")), "code", id="q-code"),
     pytest.param(
         post_json(f'{{"referenceId":"{RID}","code":"123","code":"124"}}'), "code", id="json-code"
     ),
-    pytest.param(
-        post_json(f'{{"referenceId":"{RID}","code":"123","code":124.0}}'), "code", id="json-float"
-    ),
     pytest.param(post_form(f"referenceId={RID}&code=123&code=124"), "code", id="form-code"),
-    pytest.param(post_form(f"referenceId={RID}&code=123", ("code", "124")), "code", id="q+form"),
-    pytest.param(
-        post_json({"referenceId": RID, "code": "123"}, ("code", "0123")), "code", id="q+json-pad"
-    ),
 ]
 
 
@@ -399,7 +385,7 @@ def test_json_content_types_and_bom_are_accepted(content_type: str, bom: str) ->
     assert fields_of(parse_request(event)) == (RID, "16322")
 
 
-@pytest.mark.parametrize("charset", ["iso-8859-1", "utf-16", "ascii"])
+@pytest.mark.parametrize("charset", ["utf-16", "utf-32", "cp500"])
 def test_non_utf8_charset_is_rejected(charset: str) -> None:
     event = make_event(
         "POST", body=json.dumps({"referenceId": RID}), content_type=f"{JSON_CT}; charset={charset}"

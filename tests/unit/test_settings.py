@@ -145,3 +145,53 @@ def test_settings_are_frozen() -> None:
     settings = Settings.from_environment(SECRET)
     with pytest.raises(ValidationError):
         settings.max_code_attempts = 1000  # type: ignore[misc]
+
+
+# --- PROXSTOP_API_URL: https, or http to a loopback host only (issue 11, item 11) ----------
+
+ACCEPTED_URLS = [
+    ("https://api.proxstop.com", "https://api.proxstop.com"),
+    ("HTTPS://api.proxstop.com/", "https://api.proxstop.com"),
+    ("https://10.0.0.5:8443/base", "https://10.0.0.5:8443/base"),
+    ("http://127.0.0.1:8080", "http://127.0.0.1:8080"),
+    ("http://127.255.0.9", "http://127.255.0.9"),
+    ("HTTP://127.0.0.1:9/", "http://127.0.0.1:9"),
+    ("http://localhost:3001", "http://localhost:3001"),
+    ("http://LocalHost", "http://localhost"),
+    ("http://[::1]:8080/x", "http://[::1]:8080/x"),
+]
+REFUSED_URLS = [
+    "http://api.proxstop.com",
+    "http://10.0.0.5",
+    "http://0.0.0.0:8080",
+    "http://127.0.0.1.evil.example",
+    "http://localhost.evil.example",
+    "http://evil.example/127.0.0.1",
+    "http://127.0.0.1@evil.example",
+    "http://user:pw@127.0.0.1",
+    "http://[::ffff:127.0.0.1]",
+    "http://[::]",
+    "http://2130706433",
+    "http://127.1",
+    "http://0x7f000001",
+    "http://\uff11\uff12\uff17.0.0.1",
+    "http://localhost\u3002",
+    "http://",
+    "https://",
+    "https://api.proxstop.com#x",
+    "https://api.proxstop.com/ x",
+    "httpx://127.0.0.1",
+    "ws://127.0.0.1",
+]
+
+
+@pytest.mark.parametrize(("given", "expected"), ACCEPTED_URLS)
+def test_https_or_loopback_http_urls_are_accepted(given: str, expected: str) -> None:
+    assert Settings.from_environment({**SECRET, "PROXSTOP_API_URL": given}).api_url == expected
+
+
+@pytest.mark.parametrize("url", REFUSED_URLS, ids=repr)
+def test_urls_that_could_send_the_key_in_clear_or_elsewhere_are_refused(url: str) -> None:
+    with pytest.raises(ValidationError) as info:
+        Settings.from_environment({**SECRET, "PROXSTOP_API_URL": url})
+    assert [error["loc"] for error in info.value.errors()] == [("PROXSTOP_API_URL",)]

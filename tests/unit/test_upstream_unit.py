@@ -125,11 +125,12 @@ def test_upstream_deadline_stops_short_of_the_invocation_deadline(
 class FakeResponse:
     status: int
     body: bytes = b'{"response": {"status": 100}}'
-    headers: dict[str, str] = field(default_factory=dict)
+    headers: Any = field(default_factory=dict)
     connection: Any = None
     released: bool = False
 
     def __post_init__(self) -> None:
+        self.headers = urllib3.HTTPHeaderDict(self.headers)  # as urllib3 gives them
         self._chunks: Iterator[bytes] = iter(
             [self.body[i : i + 1000] for i in range(0, len(self.body), 1000)]
         )
@@ -342,3 +343,69 @@ def test_body_over_the_cap_is_a_bad_response(clock: FakeTime, response: FakeResp
     with pytest.raises(UpstreamBadResponse):
         client.fetch(key=KEY, reference_id=RID, code=None, deadline=Deadline(5.0))
     assert response.released
+
+
+# --- a 5xx is decided on its status (issue 11, item 1) ------------------------------------
+
+
+@dataclass
+class UnreadableResponse(FakeResponse):
+    """A response whose body must not be touched (a read fails the test)."""
+
+    closed: bool = False
+
+    def read1(self, amount: int) -> bytes:
+        raise AssertionError("the body of this response must not be read")
+
+    def close(self) -> None:
+        self.closed = True
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 504, 599, 429, 302, 101])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Content-Length": "10737418240"},
+        {"Content-Length": "\u00b2"},
+        {"Transfer-Encoding": "chunked"},
+    ],
+    ids=["no-length", "huge-length", "bad-length", "chunked"],
+)
+def test_a_status_that_decides_alone_is_returned_without_reading_the_body(
+    clock: FakeTime, status: int, headers: dict[str, str]
+) -> None:
+    responses = [UnreadableResponse(status, body=b"x" * 10, headers=headers) for _ in range(3)]
+    client, pool = client_with(*responses)
+    reply = client.fetch(key=KEY, reference_id=RID, code="16322", deadline=Deadline(5.0))
+    assert (reply.status, reply.body, len(pool.requests)) == (status, b"", 1)
+    assert responses[0].closed  # the connection is not reused with an unread body
+    assert responses[0].released
+
+
+@pytest.mark.parametrize("status", [500, 503, 599])
+def test_a_status_only_lookup_is_retried_on_any_5xx_body(clock: FakeTime, status: int) -> None:
+    client, pool = client_with(
+        *[UnreadableResponse(status, headers={"Content-Length": "99999999"}) for _ in range(2)],
+        FakeResponse(200),
+    )
+    reply = client.fetch(key=KEY, reference_id=RID, code=None, deadline=Deadline(5.0))
+    assert (reply.status, reply.tries, len(pool.requests)) == (200, 3, 3)
+
+
+@pytest.mark.parametrize(
+    "value", ["\u00b2", "1\u00b3", "+29", "-1", "2_9", " ", "", "29, 30", "0x1d", "\xa029"]
+)
+def test_a_content_length_that_is_not_ascii_digits_is_a_bad_response(
+    clock: FakeTime, value: str
+) -> None:
+    client, _ = client_with(FakeResponse(200, headers={"Content-Length": value}))
+    with pytest.raises(UpstreamBadResponse):
+        client.fetch(key=KEY, reference_id=RID, code="16322", deadline=Deadline(5.0))
+
+
+@pytest.mark.parametrize("value", ["29", " 29 ", "29, 29", "29,29"])
+def test_a_content_length_in_ascii_digits_is_read(clock: FakeTime, value: str) -> None:
+    client, _ = client_with(FakeResponse(200, headers={"Content-Length": value}))
+    reply = client.fetch(key=KEY, reference_id=RID, code="16322", deadline=Deadline(5.0))
+    assert reply.status == 200
