@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Final
 
-from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validator
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validator, model_validator
 
-from .catalogue import Channel, State
+from .catalogue import Channel, State, is_final, retryable_of
 
 REFERENCE_ID_PATTERN: Final = re.compile(r"[0-9A-Fa-f]{32}")
 # [0-9], not \d: \d also matches non-ASCII digits such as "١٢٣".
@@ -68,6 +68,27 @@ class StatusBody(BaseModel):
     description: str | None = Field(
         description="ProxStop's short description, or null for an unpublished code."
     )
+    # Defaults only for type checkers: _from_catalogue always sets both from the code.
+    final: bool = Field(
+        default=False,
+        description="true when the state can no longer change (delivered, failed).",
+    )
+    retryable: bool | None = Field(
+        default=None,
+        description=(
+            "Only for a failed state: true when a new call/SMS to the same number may well "
+            "succeed, false when it will not on that channel; null otherwise."
+        ),
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_catalogue(cls, data: Any) -> Any:
+        # Both follow from the code alone (catalogue.py): fill them in wherever the body is built.
+        if isinstance(data, dict) and isinstance(data.get("code"), int):
+            code = data["code"]
+            return {"final": is_final(code), "retryable": retryable_of(code), **data}
+        return data
 
 
 class TelephoneStatusResponse(BaseModel):
@@ -80,6 +101,14 @@ class TelephoneStatusResponse(BaseModel):
     code_valid: bool | None = Field(
         alias="codeValid",
         description="true: the PIN matches; false: it does not; null: no PIN was checked.",
+    )
+    attempts_remaining: int | None = Field(
+        default=None,
+        alias="attemptsRemaining",
+        description=(
+            "When a PIN was checked: how many more distinct PINs may be tried for this "
+            "reference id in the current window; null for a status-only lookup."
+        ),
     )
 
 
@@ -100,3 +129,8 @@ class ProblemBody(BaseModel):
     detail: str
     request_id: str = Field(alias="requestId")
     errors: list[FieldErrorBody] | None = None
+    attempts_remaining: int | None = Field(
+        default=None,
+        alias="attemptsRemaining",
+        description="On 429 TOO_MANY_ATTEMPTS: 0 (no further PIN may be tried in this window).",
+    )

@@ -23,6 +23,7 @@ from urllib3.exceptions import (
     SSLError,
 )
 
+from .deadline import Deadline
 from .errors import UpstreamBadResponse, UpstreamTimeout, UpstreamUnavailable
 
 MAX_BODY_BYTES: Final = 64 * 1024
@@ -41,19 +42,6 @@ REQUEST_HEADERS: Final = {
 POOL: Final = urllib3.PoolManager(
     num_pools=4, maxsize=2, retries=False, timeout=urllib3.Timeout(connect=CONNECT_TIMEOUT_CAP)
 )
-
-
-class Deadline:
-    """A point in monotonic time by which the upstream exchange must be over."""
-
-    def __init__(self, seconds: float) -> None:
-        self._end = time.monotonic() + max(seconds, 0.0)
-
-    def remaining(self) -> float:
-        return max(self._end - time.monotonic(), 0.0)
-
-    def expired(self) -> bool:
-        return self.remaining() <= 0.0
 
 
 @dataclass(frozen=True)
