@@ -149,7 +149,7 @@ class DynamoAttemptLimiter:
                         ":maxChecks": {"N": str(self._max_checks)},
                         ":maxAttempts": {"N": str(self._max_attempts)},
                     },
-                    ReturnValues="UPDATED_NEW",
+                    ReturnValues="ALL_NEW",
                     ReturnValuesOnConditionCheckFailure="ALL_OLD",
                 )
             except ClientError as exc:

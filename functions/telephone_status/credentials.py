@@ -83,7 +83,9 @@ class ApiKeyStore:
         """Re-reads the secret past the cache; True when the key changed (rotation).
 
         At most once a minute, so that a persistent upstream error cannot turn
-        into one Secrets Manager call per request.
+        into one Secrets Manager call per request. Raises ServiceUnavailable when
+        Secrets Manager cannot be reached in time: the rejection may be a rotation
+        we could not see, so "try again shortly" is the honest answer.
         """
         now = self._clock()
         if (
@@ -95,7 +97,7 @@ class ApiKeyStore:
         previous = self._last_key
         try:
             return self._read(deadline, force=True) != previous
-        except (InternalError, ServiceUnavailable):
+        except InternalError:
             return False
 
     def _read(self, deadline: Deadline, *, force: bool) -> str:
@@ -105,14 +107,15 @@ class ApiKeyStore:
             )
         except Exception as exc:  # Powertools wraps every SDK error in GetParameterError
             self._next_fetch_after_failure = self._clock() + RETRY_AFTER_FAILURE_SECONDS
-            if self._last_key is not None:
+            cause = exc.__context__ or exc
+            transient = _is_transient(cause)
+            if self._last_key is not None and not (force and transient):
                 logger.warning(
                     "Secrets Manager unavailable; keeping the cached API key",
-                    extra={"error_type": type(exc).__name__},
+                    extra={"error_type": type(cause).__name__},
                 )
                 return self._last_key
-            cause = exc.__context__ or exc
-            if _is_transient(cause):
+            if transient:
                 raise ServiceUnavailable(
                     "The service cannot answer right now; try again shortly.",
                     reason=f"Secrets Manager unreachable: {type(cause).__name__}",
