@@ -7,6 +7,13 @@ from typing import cast
 
 import pytest
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
+from botocore.exceptions import (
+    ClientError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    ReadTimeoutError,
+)
+from telephone_status.aws_clients import CallDoesNotFit
 from telephone_status.credentials import (
     FORCED_REFRESH_INTERVAL_SECONDS,
     RETRY_AFTER_FAILURE_SECONDS,
@@ -14,7 +21,7 @@ from telephone_status.credentials import (
     extract_api_key,
 )
 from telephone_status.deadline import Deadline
-from telephone_status.errors import InternalError
+from telephone_status.errors import InternalError, ServiceUnavailable
 
 SECRET_ID = "proxstop/api-key"
 MAX_AGE = 300
@@ -235,3 +242,60 @@ def test_refresh_with_an_unusable_new_secret_is_not_a_change(
     secrets.value = "{}"
     assert store.refresh_after_rejection(DEADLINE) is False
     assert secrets.calls[-1] == (SECRET_ID, MAX_AGE, True)
+
+
+# --- unreachable vs. refused (SPEC §5, §7) -------------------------------------------------
+
+
+def _wrapped(cause: BaseException) -> GetParameterError:
+    """What Powertools raises: its own error, raised while handling the SDK's."""
+    error = GetParameterError("wrapped")
+    error.__context__ = cause
+    return error
+
+
+TRANSIENT = [
+    ReadTimeoutError(endpoint_url="https://secretsmanager"),
+    ConnectTimeoutError(endpoint_url="https://secretsmanager"),
+    EndpointConnectionError(endpoint_url="https://secretsmanager"),
+    CallDoesNotFit("0.1 s left"),
+    ClientError({"Error": {"Code": "ThrottlingException"}}, "GetSecretValue"),
+    ClientError({"Error": {"Code": "InternalServiceError"}}, "GetSecretValue"),
+]
+REFUSED = [
+    ClientError({"Error": {"Code": "ResourceNotFoundException"}}, "GetSecretValue"),
+    ClientError({"Error": {"Code": "AccessDeniedException"}}, "GetSecretValue"),
+    ClientError({"Error": {"Code": "DecryptionFailure"}}, "GetSecretValue"),
+]
+
+
+@pytest.mark.parametrize("cause", TRANSIENT, ids=lambda e: type(e).__name__)
+def test_secrets_manager_unreachable_with_no_key_is_503(
+    secrets: FakeSecrets, clock: Clock, cause: BaseException
+) -> None:
+    secrets.value = _wrapped(cause)
+    with pytest.raises(ServiceUnavailable) as info:
+        make_store(secrets, clock).current(DEADLINE)
+    assert info.value.status == 503
+
+
+@pytest.mark.parametrize("cause", REFUSED, ids=lambda e: str(e)[:40])
+def test_secrets_manager_refusing_with_no_key_is_500(
+    secrets: FakeSecrets, clock: Clock, cause: BaseException
+) -> None:
+    secrets.value = _wrapped(cause)
+    with pytest.raises(InternalError):
+        make_store(secrets, clock).current(DEADLINE)
+
+
+@pytest.mark.parametrize("cause", TRANSIENT, ids=lambda e: type(e).__name__)
+def test_forced_re_read_that_cannot_reach_secrets_manager_is_503_not_a_rejection(
+    secrets: FakeSecrets, clock: Clock, cause: BaseException
+) -> None:
+    """A key rejection we could not check against Secrets Manager: "try again shortly"."""
+    store = make_store(secrets, clock)
+    store.current(DEADLINE)
+    secrets.value = _wrapped(cause)
+    with pytest.raises(ServiceUnavailable):
+        store.refresh_after_rejection(DEADLINE)
+    assert store.current(DEADLINE) == "key-1"  # the cached key still serves meanwhile
