@@ -102,6 +102,14 @@ class FunctionEnv:
             return None
         return int(item["checks"]["N"])
 
+    def clear_attempts(self) -> None:
+        """Deletes every attempt record (a fresh window for every reference id)."""
+        dynamodb = self._session().client("dynamodb", endpoint_url=self.moto.endpoint_url)
+        for item in dynamodb.scan(TableName=self.table_name, ConsistentRead=True)["Items"]:
+            dynamodb.delete_item(
+                TableName=self.table_name, Key={"referenceId": item["referenceId"]}
+            )
+
     def attempt_record(self, reference_id: str) -> dict[str, Any] | None:
         """The raw attempts-table item of `reference_id` (canonical form), if any."""
         dynamodb = self._session().client("dynamodb", endpoint_url=self.moto.endpoint_url)
