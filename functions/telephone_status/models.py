@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Annotated, Any, Final
 
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validator, model_validator
@@ -61,7 +62,21 @@ class TelephoneStatusRequest(BaseModel):
         return value
 
 
+def _always_present(*names: str) -> Callable[[dict[str, Any]], None]:
+    """JSON Schema fix-up: fields with a Python default that every response still carries."""
+
+    def fix(schema: dict[str, Any]) -> None:
+        required: list[str] = schema.setdefault("required", [])
+        required.extend(name for name in names if name not in required)
+        for name in names:
+            schema["properties"][name].pop("default", None)
+
+    return fix
+
+
 class StatusBody(BaseModel):
+    model_config = ConfigDict(json_schema_extra=_always_present("final", "retryable"))
+
     code: int = Field(description="The upstream three-digit status code.", examples=[100])
     channel: Channel
     state: State
@@ -94,7 +109,11 @@ class StatusBody(BaseModel):
 class TelephoneStatusResponse(BaseModel):
     """The one clean shape every upstream answer is turned into."""
 
-    model_config = ConfigDict(frozen=True, populate_by_name=True)
+    model_config = ConfigDict(
+        frozen=True,
+        populate_by_name=True,
+        json_schema_extra=_always_present("attemptsRemaining"),
+    )
 
     reference_id: str = Field(alias="referenceId", examples=["97A677DD3E0A42B8EA58D93D05BAC89F"])
     status: StatusBody
@@ -104,6 +123,7 @@ class TelephoneStatusResponse(BaseModel):
     )
     attempts_remaining: int | None = Field(
         default=None,
+        ge=0,
         alias="attemptsRemaining",
         description=(
             "When a PIN was checked: how many more distinct PINs may be tried for this "
