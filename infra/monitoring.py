@@ -15,6 +15,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
+from infra.abuse_sentinel import AbuseSentinel
 from infra.config import EnvironmentConfig
 from infra.function import POWERTOOLS_METRICS_NAMESPACE, POWERTOOLS_SERVICE_NAME
 from infra.retention import removal_policy
@@ -161,6 +162,9 @@ class Monitoring(Construct):
         ]
         alarm_action = cloudwatch_actions.SnsAction(self.topic)
         self.alarms: list[cloudwatch.Alarm] = []
+        self.abuse_sentinel = AbuseSentinel(
+            self, "AbuseSentinel", config=config, custom_metric=custom_metric
+        )
         for spec in specs:
             alarm = cloudwatch.Alarm(
                 self,
@@ -178,6 +182,9 @@ class Monitoring(Construct):
             alarm.add_alarm_action(alarm_action)
             alarm.add_ok_action(alarm_action)
             self.alarms.append(alarm)
+        self.abuse_sentinel.alarm.add_alarm_action(alarm_action)
+        self.abuse_sentinel.alarm.add_ok_action(alarm_action)
+        self.alarms.append(self.abuse_sentinel.alarm)
 
         self.dashboard = self._dashboard(f"TelephoneStatus-{config.name}", function, stage)
 
@@ -249,6 +256,7 @@ class Monitoring(Construct):
                 width=12,
             ),
         )
+        dashboard.add_widgets(*self.abuse_sentinel.widgets)
         return dashboard
 
     @property
