@@ -98,23 +98,26 @@ class AwsClients:
 
     def client(self, service_name: str, deadline: Deadline) -> Any:
         """The largest-budget client for `service_name` that fits; raises CallDoesNotFit."""
-        index = tier_for(deadline.remaining(), self._tiers)
-        if index is None:
-            raise CallDoesNotFit(f"{service_name}: {deadline.remaining():.3f}s left")
-        found = self._clients.get((service_name, index))
-        if found is not None:
-            return found
-        with self._lock:
+        while True:
+            index = tier_for(deadline.remaining(), self._tiers)
+            if index is None:
+                raise CallDoesNotFit(f"{service_name}: {deadline.remaining():.3f}s left")
             found = self._clients.get((service_name, index))
-            if found is None:
-                tier = self._tiers[index]
-                found = self._session.client(
-                    service_name,  # type: ignore[call-overload]
-                    config=Config(
-                        connect_timeout=tier.connect_timeout,
-                        read_timeout=tier.read_timeout,
-                        retries={"total_max_attempts": 1, "mode": "standard"},
-                    ),
-                )
-                self._clients[(service_name, index)] = found
-            return found
+            if found is not None:
+                return found
+            self._build(service_name, index)
+            # Building took time (a cold start loads the service model): choose again.
+
+    def _build(self, service_name: str, index: int) -> None:
+        with self._lock:
+            if (service_name, index) in self._clients:
+                return
+            tier = self._tiers[index]
+            self._clients[(service_name, index)] = self._session.client(
+                service_name,  # type: ignore[call-overload]
+                config=Config(
+                    connect_timeout=tier.connect_timeout,
+                    read_timeout=tier.read_timeout,
+                    retries={"total_max_attempts": 1, "mode": "standard"},
+                ),
+            )

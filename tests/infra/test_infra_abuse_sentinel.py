@@ -35,7 +35,8 @@ def _sentinel_alarm(env: SynthesizedEnvironment) -> dict[str, Any]:
         if alarm["Properties"].get("AlarmName") == name
     ]
     assert len(found) == 1, f"guard: exactly one {name} alarm"
-    return found[0]
+    alarm: dict[str, Any] = found[0]
+    return alarm
 
 
 def _expression(alarm: dict[str, Any]) -> tuple[str, dict[str, dict[str, Any]]]:

@@ -84,7 +84,7 @@ def _remaining(result: dict[str, Any]) -> object:
     return json.loads(result["body"]).get("attemptsRemaining", "absent")
 
 
-def _assert_locked_out(result: dict[str, Any], window_end: float) -> None:
+def _assert_locked_out(env: FunctionEnv, result: dict[str, Any]) -> None:
     """429 TOO_MANY_ATTEMPTS with attemptsRemaining 0 and Retry-After up to the window's end."""
     problem = assert_problem(result, 429, "TOO_MANY_ATTEMPTS")
     assert problem["attemptsRemaining"] == 0
@@ -93,9 +93,12 @@ def _assert_locked_out(result: dict[str, Any], window_end: float) -> None:
     assert retry_after is not None
     assert retry_after.isascii()
     assert retry_after.isdigit()
-    expected = window_end - time.time()
+    record = env.attempt_record(VENDOR_REFERENCE)
+    assert record is not None
+    window_end = int(record["expiresAt"]["N"])
     assert int(retry_after) >= 1
-    assert expected - 3 <= int(retry_after) <= max(expected, 0) + 2
+    # Whole seconds, rounded up, as of the moment the function answered (just before now).
+    assert window_end - time.time() <= int(retry_after) <= max(window_end - time.time(), 0) + 2
 
 
 def _use_up_attempts(env: FunctionEnv, reference: str = VENDOR_REFERENCE) -> None:
@@ -108,12 +111,11 @@ def _use_up_attempts(env: FunctionEnv, reference: str = VENDOR_REFERENCE) -> Non
 def test_sixth_distinct_pin_is_429_and_never_reaches_the_upstream(
     function_env: FunctionEnv,
 ) -> None:
-    before = time.time()
     _use_up_attempts(function_env)
     assert len(function_env.journal()) == MAX_ATTEMPTS
 
     for new_pin in (sent_pin("99887"), sent_pin("12121")):
-        _assert_locked_out(_check(function_env, VENDOR_REFERENCE, new_pin), before + DAY)
+        _assert_locked_out(function_env, _check(function_env, VENDOR_REFERENCE, new_pin))
     assert len(function_env.journal()) == MAX_ATTEMPTS
     assert function_env.attempts(VENDOR_REFERENCE) == MAX_ATTEMPTS
     assert function_env.checks(VENDOR_REFERENCE) == MAX_ATTEMPTS  # refused checks write nothing
@@ -143,7 +145,6 @@ def test_a_pin_already_tried_is_checked_again_at_no_cost(function_env: FunctionE
 def test_all_checks_are_capped_at_max_code_checks(function_env: FunctionEnv) -> None:
     function_env.monkeypatch.setenv("MAX_CODE_CHECKS", "7")
     function_env.set_format("json")
-    before = time.time()
     expected_remaining = [4, 4, 4, 3, 2, 1, 0]  # min(distinct PINs left, checks left)
     pins = [WRONG_PIN, WRONG_PIN, WRONG_PIN, GUESSES[2], WRONG_PIN, WRONG_PIN, WRONG_PIN]
     for pin, remaining in zip(pins, expected_remaining, strict=True):
@@ -151,7 +152,7 @@ def test_all_checks_are_capped_at_max_code_checks(function_env: FunctionEnv) -> 
         assert_status(result, VENDOR_REFERENCE, 100, False)
         assert _remaining(result) == remaining
     for pin in (WRONG_PIN, PIN):  # a repeat and a new PIN alike
-        _assert_locked_out(_check(function_env, VENDOR_REFERENCE, pin), before + DAY)
+        _assert_locked_out(function_env, _check(function_env, VENDOR_REFERENCE, pin))
     assert len(function_env.journal()) == 7
     assert function_env.checks(VENDOR_REFERENCE) == 7
 
@@ -308,7 +309,7 @@ def test_live_full_record_is_429_until_its_window_ends(
         checks={"N": str(MAX_CHECKS if full == "checks" else MAX_ATTEMPTS)},
         expiresAt={"N": str(window_end)},
     )
-    _assert_locked_out(_check(function_env, VENDOR_REFERENCE, PIN), window_end)
+    _assert_locked_out(function_env, _check(function_env, VENDOR_REFERENCE, PIN))
     assert function_env.journal() == []
 
 

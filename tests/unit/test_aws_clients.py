@@ -9,6 +9,7 @@ import boto3
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from telephone_status import deadline as deadline_module
 from telephone_status.attempts import DynamoAttemptLimiter
 from telephone_status.aws_clients import TIERS, AwsClients, CallDoesNotFit, tier_for
 from telephone_status.deadline import Deadline
@@ -78,3 +79,34 @@ def test_the_limiter_fails_closed_without_calling_aws_when_no_call_fits() -> Non
     with pytest.raises(ServiceUnavailable):
         limiter.register_check("A" * 32, "12345", "key", Deadline(0.1))
     assert session.built == []
+
+
+class SlowBuildTime:
+    """A monotonic clock that moves only when a client is built (a cold start's model load)."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+
+def test_time_spent_building_a_client_is_counted_before_the_call(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = SlowBuildTime()
+    monkeypatch.setattr(deadline_module, "time", clock)
+
+    class SlowSession(RecordingSession):
+        def client(self, service_name: str, config: Any = None) -> Any:
+            clock.now += 1.0
+            return super().client(service_name, config)
+
+    session = SlowSession()
+    chosen = clients(session).secretsmanager(Deadline(TIERS[0].worst_case_seconds + 0.5))
+    # Tier 0 was built, but then no longer fitted: the call goes out on tier 1.
+    assert [config.read_timeout for _, config in session.built] == [
+        TIERS[0].read_timeout,
+        TIERS[1].read_timeout,
+    ]
+    assert cast(Any, chosen) == ("client", "secretsmanager", 2)  # the second client built
