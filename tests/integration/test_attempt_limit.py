@@ -10,12 +10,19 @@ import base64
 import hashlib
 import json
 import time
+import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Final
 
 import boto3
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from telephone_status.attempts import DynamoAttemptLimiter
+from telephone_status.aws_clients import AwsClients
+from telephone_status.deadline import Deadline
+from telephone_status.errors import TooManyAttempts
 
 from local.emulator import local_aws_environment
 from local.sandbox import DEFAULT_KEY, status_reference
@@ -406,3 +413,48 @@ def test_lockout_emits_a_metric_and_a_log_line_without_the_pin(
     assert any(r.get("errorCode") == "TOO_MANY_ATTEMPTS" for r in records)
     assert find_leaks(before + text, keys=[], pins=[*GUESSES, locked_pin]) == []
     assert locked_pin not in text
+
+
+# --------------------------------------------------------------------------- against a model
+
+
+@settings(
+    max_examples=12,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    sequence=st.lists(st.sampled_from(["101", "202", "303", "404", "505"]), max_size=10),
+    max_attempts=st.integers(min_value=1, max_value=4),
+    extra_checks=st.integers(min_value=0, max_value=4),
+)
+def test_the_record_follows_the_distinct_pin_model(
+    function_env: FunctionEnv, sequence: list[str], max_attempts: int, extra_checks: int
+) -> None:
+    """Any sequence of PINs on the real table: allowed, refused and remaining as SPEC §6 says."""
+    max_checks = max_attempts + extra_checks
+    limiter = DynamoAttemptLimiter(
+        AwsClients().dynamodb, function_env.table_name, max_attempts, max_checks
+    )
+    reference = uuid.uuid4().hex.upper()
+    tried: set[str] = set()
+    checks = 0
+    for pin in sequence:
+        allowed = checks < max_checks and (pin in tried or len(tried) < max_attempts)
+        if allowed:
+            tried.add(pin)
+            checks += 1
+            remaining = limiter.register_check(reference, pin, DEFAULT_KEY, Deadline(5))
+            assert remaining == min(max_attempts - len(tried), max_checks - checks)
+        else:
+            with pytest.raises(TooManyAttempts) as refused:
+                limiter.register_check(reference, pin, DEFAULT_KEY, Deadline(5))
+            assert refused.value.retry_after_seconds is not None
+            assert DAY - 5 <= refused.value.retry_after_seconds <= DAY
+    record = function_env.attempt_record(reference)
+    if not sequence:
+        assert record is None
+    else:
+        assert record is not None
+        assert len(record["guesses"]["SS"]) == len(tried)
+        assert int(record["checks"]["N"]) == checks
