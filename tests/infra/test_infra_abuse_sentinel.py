@@ -27,6 +27,14 @@ def _flatten(value: Any) -> str:
     return "X"
 
 
+def _namespace(env: SynthesizedEnvironment) -> str:
+    """The metrics namespace the function emits into (its Powertools setting)."""
+    variables = env.resources[FUNCTION_LOGICAL_ID]["Properties"]["Environment"]["Variables"]
+    namespace = variables["POWERTOOLS_METRICS_NAMESPACE"]
+    assert isinstance(namespace, str)
+    return namespace
+
+
 def _sentinel_alarm(env: SynthesizedEnvironment) -> dict[str, Any]:
     name = f"telephone-status-{env.config.name}-pin-success-ratio-low"
     found = [
@@ -72,7 +80,7 @@ def test_alarm_reads_the_function_pin_outcomes_and_reaches_the_topic(
     _, inputs = _expression(alarm)
     assert {stat["Metric"]["MetricName"] for stat in inputs.values()} == OUTCOME_METRICS
     for stat in inputs.values():
-        assert stat["Metric"]["Namespace"] == "TelephoneStatus"
+        assert stat["Metric"]["Namespace"] == _namespace(env)
         assert stat["Metric"]["Dimensions"] == [{"Name": "service", "Value": "telephone-status"}]
         assert stat["Stat"] == "Sum"
         assert stat["Period"] == 900
@@ -116,7 +124,7 @@ def test_dashboard_shows_the_success_ratio_and_lockouts_per_hour(
     assert [a["value"] for a in ratio["annotations"]["horizontal"]] == [floor]
     lockouts = widgets["PIN lockouts per hour"]
     (metric,) = lockouts["metrics"]
-    assert metric[:2] == ["TelephoneStatus", "AttemptLockouts"]
+    assert metric[:2] == [_namespace(env), "AttemptLockouts"]
     assert metric[-1]["period"] == 3600
     assert metric[-1]["stat"] == "Sum"
 
