@@ -121,6 +121,11 @@ class AlarmThresholds(_Model):
     function_errors_per_5_minutes: Annotated[int, Field(ge=2)] = 3
     function_throttles_per_5_minutes: Annotated[int, Field(ge=2)] = 5
     upstream_rejected_per_5_minutes: Annotated[int, Field(ge=2)] = 3
+    # Abuse sentinel (infra/abuse_sentinel.py): alarm when, in one 15-minute period with at
+    # least pin_checks_minimum PIN checks, fewer than this share of them found the right PIN
+    # (brute forcing, SMS pumping: many checks that never succeed).
+    pin_success_floor_percent: Annotated[float, Field(gt=0, lt=100)] = 20.0
+    pin_checks_minimum: Annotated[int, Field(ge=1)] = 30
 
 
 class EnvironmentConfig(_Model):
@@ -144,6 +149,8 @@ class EnvironmentConfig(_Model):
     proxstop_api_url: str = "https://api.proxstop.com"
     proxstop_format: Literal["json", "xml"] = "json"
     max_code_attempts: Annotated[int, Field(ge=1, le=100)] = 5
+    # All PIN checks (repeats included) per reference id and window (SPEC §6).
+    max_code_checks: Annotated[int, Field(ge=1, le=1000)] = 20
     secret_max_age_seconds: Annotated[int, Field(ge=0, le=86_400)] = 300
     alarms: AlarmThresholds = AlarmThresholds()
 
@@ -186,6 +193,13 @@ class EnvironmentConfig(_Model):
         if value is not None and not _EMAIL_PATTERN.fullmatch(value):
             raise ValueError(f"{value!r} is not an e-mail address")
         return value
+
+    @model_validator(mode="after")
+    def _checks_cover_attempts(self) -> EnvironmentConfig:
+        # Fewer checks than distinct PINs would make maxCodeAttempts a dead letter.
+        if self.max_code_checks < self.max_code_attempts:
+            raise ValueError("maxCodeChecks must be at least maxCodeAttempts")
+        return self
 
     @model_validator(mode="after")
     def _burst_covers_rate(self) -> EnvironmentConfig:

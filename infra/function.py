@@ -76,6 +76,7 @@ class TelephoneStatusFunction(Construct):
                 "PROXSTOP_FORMAT": config.proxstop_format,
                 "ATTEMPTS_TABLE_NAME": table.table.table_name,
                 "MAX_CODE_ATTEMPTS": str(config.max_code_attempts),
+                "MAX_CODE_CHECKS": str(config.max_code_checks),
                 "SECRET_MAX_AGE_SECONDS": str(config.secret_max_age_seconds),
                 "CORS_ALLOW_ORIGINS": ",".join(config.cors_allow_origins),
                 "POWERTOOLS_SERVICE_NAME": POWERTOOLS_SERVICE_NAME,

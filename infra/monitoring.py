@@ -15,6 +15,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
+from infra.abuse_sentinel import AbuseSentinel
 from infra.config import EnvironmentConfig
 from infra.function import POWERTOOLS_SERVICE_NAME
 from infra.retention import removal_policy
@@ -232,6 +233,9 @@ class Monitoring(Construct):
         alarm_action = cloudwatch_actions.SnsAction(self.topic)
         self.alarms: list[cloudwatch.IAlarm] = []
         by_id: dict[str, cloudwatch.Alarm] = {}
+        self.abuse_sentinel = AbuseSentinel(
+            self, "AbuseSentinel", config=config, custom_metric=self._custom
+        )
         for spec in specs:
             alarm = cloudwatch.Alarm(
                 self,
@@ -251,6 +255,8 @@ class Monitoring(Construct):
                 alarm.add_alarm_action(alarm_action)
             by_id[spec.construct_id] = alarm
             self.alarms.append(alarm)
+        self.abuse_sentinel.alarm.add_alarm_action(alarm_action)
+        self.alarms.append(self.abuse_sentinel.alarm)
 
         upstream_down = cloudwatch.CompositeAlarm(
             self,
@@ -383,6 +389,7 @@ class Monitoring(Construct):
                 width=12,
             ),
         )
+        dashboard.add_widgets(*self.abuse_sentinel.widgets)
         return dashboard
 
     @property

@@ -2,7 +2,8 @@
 
 Used by the integration tests and the benchmark to count, at the server side,
 the AWS requests the code under test makes (by `X-Amz-Target`), and by the
-tests to cut AWS off on demand (`stop()`: connections refused).
+tests to cut AWS off on demand (`stop()`: connections refused), to make one
+service slow (`delay`) or make it accept requests and never answer (`stall`).
 """
 
 from __future__ import annotations
@@ -38,6 +39,10 @@ _HOP_BY_HOP: Final = frozenset(
 
 
 class _ProxyServer(TrackingHTTPServer):
+    # socketserver's default backlog (5) drops SYNs under 20 concurrent clients, and a
+    # dropped SYN is retried after 1 s: a stall that is the proxy's, not the code's.
+    request_queue_size = 128
+
     def __init__(self, upstream: str, *, serialise_dynamodb: bool, upstream_timeout: float) -> None:
         parts = urlsplit(upstream)
         self.upstream_host = parts.hostname or LISTEN_HOST
@@ -47,6 +52,8 @@ class _ProxyServer(TrackingHTTPServer):
         self.dynamodb_lock = threading.Lock()
         self.counts_lock = threading.Lock()
         self.counts: Counter[str] = Counter()
+        # X-Amz-Target prefix -> seconds to wait before forwarding; None: never answer.
+        self.slow: dict[str, float | None] = {}
         super().__init__((LISTEN_HOST, 0), _ProxyHandler, keep_alive_timeout=30.0)
 
 
@@ -65,6 +72,14 @@ class _ProxyHandler(TrackedHandler):
         target = self.headers.get("X-Amz-Target") or f"{self.command} {urlsplit(self.path).path}"
         with self.server.counts_lock:
             self.server.counts[target] += 1
+            slow = [v for prefix, v in self.server.slow.items() if target.startswith(prefix)]
+        if slow:
+            # A stalled service keeps the connection open, unanswered, until stop().
+            pause = slow[0]
+            self.server.stopping.wait(pause)
+            if pause is None or self.server.stopping.is_set():
+                self.close_connection = True
+                return
         serialised = self.server.serialise_dynamodb and target.startswith("DynamoDB_")
         guard = self.server.dynamodb_lock if serialised else contextlib.nullcontext()
         headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
@@ -125,6 +140,16 @@ class AwsProxy(Stoppable):
     def counts(self) -> Counter[str]:
         with self._server.counts_lock:
             return Counter(self._server.counts)
+
+    def delay(self, target_prefix: str, seconds: float) -> None:
+        """Requests whose X-Amz-Target starts with `target_prefix` wait `seconds` first."""
+        with self._server.counts_lock:
+            self._server.slow[target_prefix] = seconds
+
+    def stall(self, target_prefix: str) -> None:
+        """Such requests are accepted and read, and never answered (a hung endpoint)."""
+        with self._server.counts_lock:
+            self._server.slow[target_prefix] = None
 
     def reset(self) -> None:
         """Forgets the counts so far."""

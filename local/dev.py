@@ -7,7 +7,8 @@ through its real environment variables, then serves it on 127.0.0.1:$PORT
 
 Environment it honours: PORT; PROXSTOP_API_URL (use that upstream instead of
 starting the sandbox; its key is then read from PROXSTOP_API_KEY, default the
-sandbox key); PROXSTOP_FORMAT (json); MAX_CODE_ATTEMPTS (5).
+sandbox key); PROXSTOP_FORMAT (json); MAX_CODE_ATTEMPTS (5); MAX_CODE_CHECKS (20,
+read by the function from the environment as is).
 """
 
 from __future__ import annotations

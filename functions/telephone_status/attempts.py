@@ -1,20 +1,37 @@
-"""PIN attempt limit (SPEC §6): one atomic DynamoDB counter per reference id.
+"""PIN attempt limit (SPEC §6): distinct PINs per reference id, one conditional write per check.
 
-The counter is incremented before the upstream is called; the request is
-refused once it exceeds the limit. Counters expire 24 h after the first check
-(TTL on `expiresAt`). Since TTL deletion lags, an expired item that still
-exists is reset here rather than counted.
+Item per canonical reference id: `guesses` (string set of keyed hashes, one per
+distinct PIN tried), `checks` (all PIN checks), `expiresAt` (TTL, end of the
+24-hour window that starts at the first check).
+
+The one conditional UpdateItem adds the PIN's hash to the set (a no-op for a
+repeat) and counts the check, on condition that the window is live, the check
+cap is not reached, and the PIN was tried before or the set still has room.
+DynamoDB evaluates that atomically, so concurrent checks cannot overshoot.
+Since TTL deletion lags, an expired item that still exists is replaced by a
+new window holding this check (a second write, once per window).
+
+Hash key: HMAC(ProxStop API key, fixed label). It needs no new infrastructure
+(the function already reads that secret before counting a check), the table
+never holds it, and without it the 99,900 possible PINs cannot be recomputed
+from a table dump. Rotating the API key only makes a repeated PIN count as a new
+one, which never helps a guesser.
 """
 
 from __future__ import annotations
 
-import functools
+import hashlib
+import hmac
+import math
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from .aws_clients import CallDoesNotFit, ClientFactory
+from .deadline import Deadline
 from .errors import ServiceUnavailable, TooManyAttempts
 from .observability import ATTEMPT_LOCKOUTS, count, logger
 
@@ -24,102 +41,177 @@ if TYPE_CHECKING:
 WINDOW_SECONDS: Final = 24 * 60 * 60
 CONDITION_FAILED: Final = "ConditionalCheckFailedException"
 MAX_RESETS: Final = 3
+HASH_KEY_LABEL: Final = b"telephone-status/attempt-guesses/v1"
+
+# `checks` and `guesses` are reserved-word-free; the names are the fixed table layout.
+REGISTER_UPDATE: Final = (
+    "ADD guesses :guess, checks :one SET expiresAt = if_not_exists(expiresAt, :expires)"
+)
+REGISTER_CONDITION: Final = (
+    "(attribute_not_exists(expiresAt) OR expiresAt > :now)"
+    " AND (attribute_not_exists(checks) OR checks < :maxChecks)"
+    " AND (attribute_not_exists(guesses) OR contains(guesses, :guessValue)"
+    " OR size(guesses) < :maxAttempts)"
+)
 
 
 class AttemptLimiter(Protocol):
-    def register_check(self, reference_id: str) -> None:
-        """Counts one PIN check; raises TooManyAttempts or ServiceUnavailable."""
+    def register_check(
+        self, reference_id: str, pin: str, api_key: str, deadline: Deadline
+    ) -> int | None:
+        """Records one PIN check; returns the distinct PINs still allowed after it.
+
+        Raises TooManyAttempts (429) or ServiceUnavailable (503, fail closed).
+        """
 
 
 class NoAttemptLimit:
     """Used when ATTEMPTS_TABLE_NAME is unset (local experiments only)."""
 
-    def register_check(self, reference_id: str) -> None:
+    def register_check(
+        self, reference_id: str, pin: str, api_key: str, deadline: Deadline
+    ) -> int | None:
         return None
+
+
+class GuessHasher:
+    """Keyed hash of (reference id, PIN); the derived key is kept for the current API key."""
+
+    def __init__(self) -> None:
+        self._for: tuple[str, bytes] | None = None
+
+    def digest(self, api_key: str, reference_id: str, pin: str) -> str:
+        cached = self._for
+        if cached is None or cached[0] != api_key:
+            derived = hmac.new(api_key.encode("utf-8"), HASH_KEY_LABEL, hashlib.sha256).digest()
+            cached = self._for = (api_key, derived)
+        message = f"{reference_id}:{pin}".encode("ascii")
+        return hmac.new(cached[1], message, hashlib.sha256).hexdigest()
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    allowed: bool
+    remaining: int
+    expires_at: int
 
 
 class DynamoAttemptLimiter:
     def __init__(
         self,
-        client_factory: Callable[[], DynamoDBClient],
+        clients: ClientFactory[DynamoDBClient],
         table_name: str,
         max_attempts: int,
+        max_checks: int,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self._client_factory = client_factory
+        self._clients = clients
         self._table = table_name
         self._max_attempts = max_attempts
+        self._max_checks = max_checks
         self._clock = clock
+        self._hasher = GuessHasher()
 
-    @functools.cached_property
-    def _client(self) -> DynamoDBClient:
-        # Built on the first PIN check, not at cold start: status lookups never need it.
-        return self._client_factory()
-
-    def register_check(self, reference_id: str) -> None:
+    def register_check(
+        self, reference_id: str, pin: str, api_key: str, deadline: Deadline
+    ) -> int | None:
+        guess = self._hasher.digest(api_key, reference_id, pin)
         try:
-            attempts = self._increment(reference_id)
-        except (BotoCoreError, ClientError) as exc:
-            # Fail closed: without the counter a PIN could be brute forced.
+            outcome = self._register(reference_id, guess, deadline)
+        except (BotoCoreError, ClientError, CallDoesNotFit) as exc:
+            # Fail closed: without the record a PIN could be brute forced.
             raise ServiceUnavailable(
                 reason=f"attempt store unreachable: {type(exc).__name__}"
             ) from None
-        if attempts > self._max_attempts:
+        if not outcome.allowed:
             count(ATTEMPT_LOCKOUTS)
-            logger.warning(
-                "PIN attempt limit reached",
-                extra={"referenceId": reference_id, "attempts": attempts},
-            )
-            raise TooManyAttempts(reason=f"attempt {attempts} over limit {self._max_attempts}")
+            logger.warning("PIN attempt limit reached", extra={"referenceId": reference_id})
+            retry_after = max(1, math.ceil(outcome.expires_at - self._clock()))
+            raise TooManyAttempts(retry_after_seconds=retry_after, reason="attempt limit reached")
+        return outcome.remaining
 
-    def _increment(self, reference_id: str) -> int:
+    def _register(self, reference_id: str, guess: str, deadline: Deadline) -> _Outcome:
         key = {"referenceId": {"S": reference_id}}
         for _ in range(MAX_RESETS):
             now = int(self._clock())
             try:
-                result = self._client.update_item(
+                result = self._clients(deadline).update_item(
                     TableName=self._table,
                     Key=key,
-                    UpdateExpression=(
-                        "ADD attempts :one SET expiresAt = if_not_exists(expiresAt, :expires)"
-                    ),
-                    ConditionExpression="attribute_not_exists(expiresAt) OR expiresAt > :now",
+                    UpdateExpression=REGISTER_UPDATE,
+                    ConditionExpression=REGISTER_CONDITION,
                     ExpressionAttributeValues={
+                        ":guess": {"SS": [guess]},
+                        ":guessValue": {"S": guess},
                         ":one": {"N": "1"},
                         ":expires": {"N": str(now + WINDOW_SECONDS)},
                         ":now": {"N": str(now)},
+                        ":maxChecks": {"N": str(self._max_checks)},
+                        ":maxAttempts": {"N": str(self._max_attempts)},
                     },
-                    ReturnValues="UPDATED_NEW",
+                    ReturnValues="ALL_NEW",
                     ReturnValuesOnConditionCheckFailure="ALL_OLD",
                 )
-                return int(result["Attributes"]["attempts"]["N"])
             except ClientError as exc:
                 if _error_code(exc) != CONDITION_FAILED:
                     raise
-                old_item: dict[str, Any] = exc.response.get("Item") or {}  # type: ignore[assignment]
-                self._restart_window(key, old_item, now)
-        raise ServiceUnavailable(reason="attempt counter kept changing during reset")
+                old: dict[str, Any] = exc.response.get("Item") or {}  # type: ignore[assignment]
+                expires = _number(old, "expiresAt")
+                if expires is not None and expires > now:
+                    return _Outcome(allowed=False, remaining=0, expires_at=expires)
+                restarted = self._restart_window(key, old, guess, now, deadline)
+                if restarted is not None:
+                    return restarted
+                continue
+            return self._allowed(result["Attributes"])
+        raise ServiceUnavailable(reason="attempt record kept changing during reset")
 
-    def _restart_window(self, key: dict[str, Any], old_item: dict[str, Any], now: int) -> None:
-        """The item outlived its TTL: start a new window, unless a concurrent check did."""
-        expires = old_item.get("expiresAt", {}).get("N")
+    def _allowed(self, item: dict[str, Any]) -> _Outcome:
+        tried = len(item["guesses"]["SS"])
+        checks = _number(item, "checks") or 0
+        remaining = min(self._max_attempts - tried, self._max_checks - checks)
+        return _Outcome(allowed=True, remaining=max(remaining, 0), expires_at=0)
+
+    def _restart_window(
+        self, key: dict[str, Any], old: dict[str, Any], guess: str, now: int, deadline: Deadline
+    ) -> _Outcome | None:
+        """The item outlived its TTL: a new window starting with this check.
+
+        None when a concurrent check changed the item first (the caller tries again).
+        """
+        expires = old.get("expiresAt", {}).get("N")
+        values: dict[str, Any] = {
+            ":guess": {"SS": [guess]},
+            ":one": {"N": "1"},
+            ":expires": {"N": str(now + WINDOW_SECONDS)},
+        }
         if expires is None:
-            return
+            condition = "attribute_not_exists(expiresAt)"
+        else:
+            condition = "expiresAt = :old"
+            values[":old"] = {"N": expires}
         try:
-            self._client.update_item(
+            result = self._clients(deadline).update_item(
                 TableName=self._table,
                 Key=key,
-                UpdateExpression="SET attempts = :zero, expiresAt = :expires",
-                ConditionExpression="expiresAt = :old",
-                ExpressionAttributeValues={
-                    ":zero": {"N": "0"},
-                    ":expires": {"N": str(now + WINDOW_SECONDS)},
-                    ":old": {"N": expires},
-                },
+                # REMOVE: a v1 item's counter, so that the item keeps the §6 layout.
+                UpdateExpression=(
+                    "SET guesses = :guess, checks = :one, expiresAt = :expires REMOVE attempts"
+                ),
+                ConditionExpression=condition,
+                ExpressionAttributeValues=values,
+                ReturnValues="ALL_NEW",
             )
         except ClientError as exc:
             if _error_code(exc) != CONDITION_FAILED:
                 raise
+            return None
+        return self._allowed(result["Attributes"])
+
+
+def _number(item: dict[str, Any], name: str) -> int | None:
+    value = item.get(name, {}).get("N")
+    return int(value) if value is not None else None
 
 
 def _error_code(exc: ClientError) -> str:

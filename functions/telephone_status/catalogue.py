@@ -43,6 +43,17 @@ INFERRED_STATES: Final[dict[int, State]] = {
 }
 
 
+FINAL_STATES: Final[frozenset[State]] = frozenset({"delivered", "failed"})
+
+# For failed codes only (SPEC §4): may a new call/SMS to the same number succeed?
+RETRY_MAY_HELP: Final[frozenset[int]] = frozenset(
+    {101, 102, 106, 107, 108, 207, 210, 221, 503, 505}
+)
+RETRY_WONT_HELP: Final[frozenset[int]] = frozenset(
+    {104, 129, 130, 211, 220, 222, *range(229, 239), 504, 506, 507, *range(510, 516), 518, 519}
+)
+
+
 def channel_of(code: int) -> Channel:
     """1xx codes describe a voice call, 2xx an SMS; anything else is unknown."""
     if 100 <= code <= 199:
@@ -62,3 +73,22 @@ def state_of(code: int) -> State:
 def description_of(code: int) -> str | None:
     published = PUBLISHED.get(code)
     return published[0] if published is not None else None
+
+
+def is_final(code: int) -> bool:
+    """True once the state can no longer change (delivered, failed)."""
+    return state_of(code) in FINAL_STATES
+
+
+def retryable_of(code: int) -> bool | None:
+    """Whether a new call/SMS may help; None unless the state is failed.
+
+    Codes inside 229-238 that are not known as failed (232, 234-236) stay None.
+    """
+    if state_of(code) != "failed":
+        return None
+    if code in RETRY_MAY_HELP:
+        return True
+    if code in RETRY_WONT_HELP:
+        return False
+    return None

@@ -12,12 +12,19 @@ import json
 import re
 import time
 from collections.abc import Callable
-from typing import Final
+from typing import TYPE_CHECKING, Any, Final
 
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
+from aws_lambda_powertools.utilities.parameters.base import BaseProvider
+from botocore.exceptions import BotoCoreError, ClientError
 
-from .errors import InternalError, NotConfigured
+from .aws_clients import CallDoesNotFit, ClientFactory
+from .deadline import Deadline
+from .errors import InternalError, NotConfigured, ServiceUnavailable
 from .observability import NOT_CONFIGURED, count, logger
+
+if TYPE_CHECKING:
+    from types_boto3_secretsmanager.client import SecretsManagerClient
 
 FORCED_REFRESH_INTERVAL_SECONDS: Final = 60.0
 # The key a freshly created secret holds until the operator puts the real one in. The CDK
@@ -25,6 +32,30 @@ FORCED_REFRESH_INTERVAL_SECONDS: Final = 60.0
 # changed initial value in the template makes CloudFormation overwrite a key put in by hand.
 PLACEHOLDER_API_KEY: Final = "REPLACE_WITH_PROXSTOP_API_KEY"
 RETRY_AFTER_FAILURE_SECONDS: Final = 30.0
+# Secrets Manager answers that say "not now" rather than "no such secret / no access".
+TRANSIENT_ERROR_CODES: Final = frozenset(
+    {"ThrottlingException", "InternalServiceError", "RequestTimeout", "ServiceUnavailable"}
+)
+
+
+class DeadlineSecretsProvider(SecretsProvider):
+    """Powertools' Secrets Manager provider (cache, max_age, force_fetch), deadline-bound.
+
+    Powertools holds one client per provider; here each read takes the client that fits
+    the caller's Deadline (aws_clients), passed through `get(..., deadline=...)`.
+    """
+
+    def __init__(self, clients: ClientFactory[SecretsManagerClient]) -> None:
+        BaseProvider.__init__(self)  # type: ignore[no-untyped-call]  # no default client: ours come per call
+        self._clients = clients
+
+    def _get(self, name: str, deadline: Deadline | None = None, **sdk_options: Any) -> str | bytes:
+        if deadline is None:
+            raise CallDoesNotFit("a secret read needs a deadline")
+        answer = self._clients(deadline).get_secret_value(SecretId=name, **sdk_options)
+        if "SecretString" in answer:
+            return answer["SecretString"]
+        return answer["SecretBinary"]
 
 
 class ApiKeyStore:
@@ -43,19 +74,21 @@ class ApiKeyStore:
         self._next_fetch_after_failure = 0.0
         self._last_forced: float | None = None
 
-    def current(self) -> str:
-        """The key to use now; raises InternalError only when no key is known at all.
+    def current(self, deadline: Deadline) -> str:
+        """The key to use now; raises only when no usable key is known.
 
-        Raises NotConfigured while the secret holds the placeholder, so that the caller
-        fails before any attempt is counted or the upstream is called (SPEC §5).
+        NotConfigured (503) while the secret holds the placeholder, so that the caller
+        fails before any attempt is counted or the upstream is called (SPEC §5);
+        ServiceUnavailable (503) when Secrets Manager cannot be reached in time;
+        InternalError (500) when it answers that there is no usable key.
         """
         if self._last_key is not None and self._clock() < self._next_fetch_after_failure:
             key = self._last_key
         else:
-            key = self._read(force=False)
+            key = self._read(deadline, force=False)
         # Past the cache (at most once a minute): the operator's key then works within a
         # minute of being put in, not only after SECRET_MAX_AGE_SECONDS.
-        if key == PLACEHOLDER_API_KEY and self.refresh_after_rejection():
+        if key == PLACEHOLDER_API_KEY and self.refresh_after_rejection(deadline):
             key = self._last_key or key
         if key == PLACEHOLDER_API_KEY:
             count(NOT_CONFIGURED)
@@ -68,11 +101,13 @@ class ApiKeyStore:
             raise NotConfigured(reason="API key secret holds the placeholder")
         return key
 
-    def refresh_after_rejection(self) -> bool:
+    def refresh_after_rejection(self, deadline: Deadline) -> bool:
         """Re-reads the secret past the cache; True when the key changed (rotation).
 
         At most once a minute, so that a persistent upstream error cannot turn
-        into one Secrets Manager call per request.
+        into one Secrets Manager call per request. Raises ServiceUnavailable when
+        Secrets Manager cannot be reached in time: the rejection may be a rotation
+        we could not see, so "try again shortly" is the honest answer.
         """
         now = self._clock()
         if (
@@ -83,23 +118,32 @@ class ApiKeyStore:
         self._last_forced = now
         previous = self._last_key
         try:
-            return self._read(force=True) != previous
+            return self._read(deadline, force=True) != previous
         except InternalError:
             return False
 
-    def _read(self, *, force: bool) -> str:
+    def _read(self, deadline: Deadline, *, force: bool) -> str:
         try:
-            raw = self._provider.get(self._secret_id, max_age=self._max_age, force_fetch=force)
+            raw = self._provider.get(
+                self._secret_id, max_age=self._max_age, force_fetch=force, deadline=deadline
+            )
         except Exception as exc:  # Powertools wraps every SDK error in GetParameterError
             self._next_fetch_after_failure = self._clock() + RETRY_AFTER_FAILURE_SECONDS
-            if self._last_key is not None:
+            cause = exc.__context__ or exc
+            transient = _is_transient(cause)
+            if self._last_key is not None and not (force and transient):
                 logger.warning(
                     "Secrets Manager unavailable; keeping the cached API key",
-                    extra={"error_type": type(exc).__name__},
+                    extra={"error_type": type(cause).__name__},
                 )
                 return self._last_key
+            if transient:
+                raise ServiceUnavailable(
+                    "The service cannot answer right now; try again shortly.",
+                    reason=f"Secrets Manager unreachable: {type(cause).__name__}",
+                ) from None
             raise InternalError(
-                reason=f"API key secret unavailable: {type(exc).__name__}"
+                reason=f"API key secret unavailable: {type(cause).__name__}"
             ) from None
         try:
             key = extract_api_key(raw)
@@ -115,6 +159,13 @@ class ApiKeyStore:
             return self._last_key
         self._last_key = key
         return key
+
+
+def _is_transient(error: BaseException) -> bool:
+    """Timeouts, refused or broken connections, no time left, or AWS saying "not now"."""
+    if isinstance(error, ClientError):
+        return str(error.response.get("Error", {}).get("Code", "")) in TRANSIENT_ERROR_CODES
+    return isinstance(error, (BotoCoreError, CallDoesNotFit))
 
 
 def extract_api_key(raw: object) -> str:

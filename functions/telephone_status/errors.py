@@ -23,6 +23,9 @@ class ApiError(Exception):
     code: ClassVar[str] = "INTERNAL_ERROR"
     title: ClassVar[str] = "Internal error"
     default_detail: ClassVar[str] = "The request could not be processed."
+    # Carried into the problem body / headers when set (TooManyAttempts).
+    attempts_remaining: int | None = None
+    retry_after_seconds: int | None = None
 
     def __init__(self, detail: str | None = None, *, reason: str | None = None) -> None:
         self.detail = detail or self.default_detail
@@ -77,6 +80,12 @@ class TooManyAttempts(ApiError):
     code = "TOO_MANY_ATTEMPTS"
     title = "Too many attempts"
     default_detail = "Too many PIN checks for this reference ID; request a new call or SMS."
+
+    def __init__(self, *, retry_after_seconds: int, reason: str | None = None) -> None:
+        super().__init__(reason=reason)
+        self.attempts_remaining = 0
+        # Whole seconds until the attempt window ends (SPEC §5), never less than 1.
+        self.retry_after_seconds = max(1, retry_after_seconds)
 
 
 class ServiceUnavailable(ApiError):

@@ -37,6 +37,13 @@ _ERROR_RESPONSES: Final[dict[int, Any]] = {
         504: "UPSTREAM_TIMEOUT",
     }.items()
 }
+# SPEC §5: a 429 says when the attempt window ends.
+_ERROR_RESPONSES[429]["headers"] = {
+    "Retry-After": {
+        "description": "Whole seconds until the PIN attempt window ends (at least 1).",
+        "schema": {"type": "integer", "minimum": 1},
+    }
+}
 _FIELDS_SCHEMA: Final = TelephoneStatusRequest.model_json_schema(by_alias=True)
 
 app = APIGatewayRestResolver(enable_validation=True)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Annotated, Any, Final
 
-from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validator
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validator, model_validator
 
-from .catalogue import Channel, State
+from .catalogue import Channel, State, is_final, retryable_of
 
 REFERENCE_ID_PATTERN: Final = re.compile(r"[0-9A-Fa-f]{32}")
 # [0-9], not \d: \d also matches non-ASCII digits such as "١٢٣".
@@ -77,25 +78,73 @@ def canonical_code(value: object) -> str:
     return value
 
 
+def _always_present(*names: str) -> Callable[[dict[str, Any]], None]:
+    """JSON Schema fix-up: fields with a Python default that every response still carries."""
+
+    def fix(schema: dict[str, Any]) -> None:
+        required: list[str] = schema.setdefault("required", [])
+        required.extend(name for name in names if name not in required)
+        for name in names:
+            schema["properties"][name].pop("default", None)
+
+    return fix
+
+
 class StatusBody(BaseModel):
+    model_config = ConfigDict(json_schema_extra=_always_present("final", "retryable"))
+
     code: int = Field(description="The upstream three-digit status code.", examples=[100])
     channel: Channel
     state: State
     description: str | None = Field(
         description="ProxStop's short description, or null for an unpublished code."
     )
+    # Defaults only for type checkers: _from_catalogue always sets both from the code.
+    final: bool = Field(
+        default=False,
+        description="true when the state can no longer change (delivered, failed).",
+    )
+    retryable: bool | None = Field(
+        default=None,
+        description=(
+            "Only for a failed state: true when a new call/SMS to the same number may well "
+            "succeed, false when it will not on that channel; null otherwise."
+        ),
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_catalogue(cls, data: Any) -> Any:
+        # Both follow from the code alone (catalogue.py): fill them in wherever the body is built.
+        if isinstance(data, dict) and isinstance(data.get("code"), int):
+            code = data["code"]
+            return {"final": is_final(code), "retryable": retryable_of(code), **data}
+        return data
 
 
 class TelephoneStatusResponse(BaseModel):
     """The one clean shape every upstream answer is turned into."""
 
-    model_config = ConfigDict(frozen=True, populate_by_name=True)
+    model_config = ConfigDict(
+        frozen=True,
+        populate_by_name=True,
+        json_schema_extra=_always_present("attemptsRemaining"),
+    )
 
     reference_id: str = Field(alias="referenceId", examples=["97A677DD3E0A42B8EA58D93D05BAC89F"])
     status: StatusBody
     code_valid: bool | None = Field(
         alias="codeValid",
         description="true: the PIN matches; false: it does not; null: no PIN was checked.",
+    )
+    attempts_remaining: int | None = Field(
+        default=None,
+        ge=0,
+        alias="attemptsRemaining",
+        description=(
+            "When a PIN was checked: how many more distinct PINs may be tried for this "
+            "reference id in the current window; null for a status-only lookup."
+        ),
     )
 
 
@@ -116,3 +165,8 @@ class ProblemBody(BaseModel):
     detail: str
     request_id: str = Field(alias="requestId")
     errors: list[FieldErrorBody] | None = None
+    attempts_remaining: int | None = Field(
+        default=None,
+        alias="attemptsRemaining",
+        description="On 429 TOO_MANY_ATTEMPTS: 0 (no further PIN may be tried in this window).",
+    )

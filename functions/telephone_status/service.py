@@ -8,16 +8,15 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
-import boto3
-from aws_lambda_powertools.utilities.parameters import SecretsProvider
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from botocore.config import Config
 from pydantic import ValidationError
 
 from .attempts import AttemptLimiter, DynamoAttemptLimiter, NoAttemptLimit
-from .credentials import ApiKeyStore
+from .aws_clients import AwsClients
+from .credentials import ApiKeyStore, DeadlineSecretsProvider
+from .deadline import Deadline
 from .errors import (
     InternalError,
     UnknownReference,
@@ -38,17 +37,8 @@ from .observability import (
     record_upstream_latency,
 )
 from .settings import Settings
-from .upstream import Deadline, UpstreamClient
+from .upstream import UpstreamClient
 
-if TYPE_CHECKING:
-    from types_boto3_dynamodb.client import DynamoDBClient
-    from types_boto3_secretsmanager.client import SecretsManagerClient
-
-# AWS calls get short, fixed budgets: together they stay well inside the
-# function timeout and leave the rest of the invocation to the upstream.
-AWS_CLIENT_CONFIG: Final = Config(
-    connect_timeout=1, read_timeout=2, retries={"total_max_attempts": 2, "mode": "standard"}
-)
 # Time kept back from the invocation's deadline to build and return the answer.
 RESPONSE_RESERVE_SECONDS: Final = 0.25
 
@@ -59,28 +49,29 @@ class Runtime:
     keys: ApiKeyStore
     limiter: AttemptLimiter
     upstream: UpstreamClient
+    # Deadline-fitting boto3 clients (aws_clients); e.g. `aws.factory("kms")` for a signer.
+    aws: AwsClients
 
 
 @functools.cache
 def get_runtime() -> Runtime:
-    """Built on the first invocation of an execution environment (a cold start)."""
+    """Built on the first invocation of an execution environment (a cold start).
+
+    AWS clients are built later still, on first use, per budget tier (aws_clients).
+    """
     try:
         settings = Settings.from_environment()
     except ValidationError as exc:
         fields = ", ".join(str(error["loc"][0]) for error in exc.errors() if error["loc"])
         raise InternalError(reason=f"invalid configuration: {fields}") from None
-    session = boto3.session.Session()
-    secrets_client: SecretsManagerClient = session.client(
-        "secretsmanager", config=AWS_CLIENT_CONFIG
-    )
+    aws = AwsClients()
     limiter: AttemptLimiter
     if settings.attempts_table_name:
-
-        def dynamodb() -> DynamoDBClient:
-            return session.client("dynamodb", config=AWS_CLIENT_CONFIG)
-
         limiter = DynamoAttemptLimiter(
-            dynamodb, settings.attempts_table_name, settings.max_code_attempts
+            aws.dynamodb,
+            settings.attempts_table_name,
+            settings.max_code_attempts,
+            settings.max_code_checks,
         )
     else:
         logger.warning("ATTEMPTS_TABLE_NAME is unset: the PIN attempt limit is OFF")
@@ -90,10 +81,11 @@ def get_runtime() -> Runtime:
         keys=ApiKeyStore(
             settings.secret_id,
             settings.secret_max_age_seconds,
-            SecretsProvider(boto3_client=secrets_client),
+            DeadlineSecretsProvider(aws.secretsmanager),
         ),
         limiter=limiter,
         upstream=UpstreamClient(settings.api_url, settings.upstream_format),
+        aws=aws,
     )
 
 
@@ -120,16 +112,22 @@ def check_status(
     deadline = deadline_for(context)
     runtime = get_runtime()
     # The key first: a stack whose secret still holds the placeholder answers 503
-    # NOT_CONFIGURED before any attempt is counted or the upstream is called (SPEC §5).
-    key = runtime.keys.current()
+    # NOT_CONFIGURED before any attempt is counted or the upstream is called (SPEC §5),
+    # and a check is never counted when the upstream could not be asked anyway.
+    key = runtime.keys.current(deadline)
+    attempts_remaining = None
     if request.code is not None:
-        runtime.limiter.register_check(request.reference_id)
+        attempts_remaining = runtime.limiter.register_check(
+            request.reference_id, request.code, key, deadline
+        )
     try:
         answer = _ask_upstream(runtime, request, deadline, key)
     except UpstreamError as exc:
         count_upstream_failure(exc.kind)
         raise
     response = to_response(request.reference_id, answer, code_sent=request.code is not None)
+    if attempts_remaining is not None:
+        response = response.model_copy(update={"attempts_remaining": attempts_remaining})
     if response.code_valid is not None:
         count(CODE_VALID if response.code_valid else CODE_INVALID)
     # Carried by the request's one log line (web.finalise); cleared per invocation.
@@ -150,10 +148,10 @@ def _ask_upstream(
     if (
         isinstance(outcome, UpstreamFailure)
         and not outcome.is_unknown_reference
-        and runtime.keys.refresh_after_rejection()
+        and runtime.keys.refresh_after_rejection(deadline)
     ):
         logger.info("API key changed in Secrets Manager; retrying once with the new key")
-        outcome = _exchange(runtime, request, deadline, runtime.keys.current())
+        outcome = _exchange(runtime, request, deadline, runtime.keys.current(deadline))
     if isinstance(outcome, UpstreamAnswer):
         return outcome
     if outcome.is_unknown_reference:

@@ -27,6 +27,7 @@ class Settings(BaseModel):
     upstream_format: Annotated[Literal["json", "xml"], Field(alias="PROXSTOP_FORMAT")] = "json"
     attempts_table_name: Annotated[str | None, Field(alias="ATTEMPTS_TABLE_NAME")] = None
     max_code_attempts: Annotated[int, Field(alias="MAX_CODE_ATTEMPTS", ge=1, le=1000)] = 5
+    max_code_checks: Annotated[int, Field(alias="MAX_CODE_CHECKS", ge=1, le=10_000)] = 20
     secret_max_age_seconds: Annotated[
         int, Field(alias="SECRET_MAX_AGE_SECONDS", ge=0, le=86_400)
     ] = 300

@@ -25,6 +25,7 @@ from urllib3.exceptions import (
     SSLError,
 )
 
+from .deadline import Deadline
 from .errors import UpstreamBadResponse, UpstreamTimeout, UpstreamUnavailable
 
 MAX_BODY_BYTES: Final = 64 * 1024
@@ -92,19 +93,6 @@ def new_pool() -> urllib3.PoolManager:
 
 # One pool per execution environment, reused across invocations (keep-alive).
 POOL: Final = new_pool()
-
-
-class Deadline:
-    """A point in monotonic time by which the upstream exchange must be over."""
-
-    def __init__(self, seconds: float) -> None:
-        self._end = time.monotonic() + max(seconds, 0.0)
-
-    def remaining(self) -> float:
-        return max(self._end - time.monotonic(), 0.0)
-
-    def expired(self) -> bool:
-        return self.remaining() <= 0.0
 
 
 @dataclass(frozen=True)

@@ -39,13 +39,16 @@ def problem(error: ApiError, request_id: str) -> Response[str]:
             if isinstance(error, InvalidRequest)
             else None
         ),
+        attempts_remaining=error.attempts_remaining,
     )
-    headers = {"Allow": ALLOWED_METHODS} if error.status == 405 else None
+    headers = {"Allow": ALLOWED_METHODS} if error.status == 405 else {}
+    if error.retry_after_seconds is not None:
+        headers["Retry-After"] = str(error.retry_after_seconds)
     return Response(
         status_code=error.status,
         content_type=PROBLEM_JSON,
         body=body.model_dump_json(by_alias=True, exclude_none=True),
-        headers=headers,
+        headers=headers or None,
     )
 
 

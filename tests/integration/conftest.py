@@ -89,16 +89,36 @@ class FunctionEnv:
         secrets.put_secret_value(SecretId=self.secret_name, SecretString=secret_string)
 
     def attempts(self, reference_id: str) -> int | None:
-        """The attempt counter stored for `reference_id` (canonical form), if any."""
+        """Distinct PINs recorded for `reference_id` (canonical form), if any (SPEC §6)."""
+        item = self.attempt_record(reference_id)
+        if item is None or "guesses" not in item:
+            return None
+        return len(item["guesses"]["SS"])
+
+    def checks(self, reference_id: str) -> int | None:
+        """All PIN checks recorded for `reference_id` (canonical form), if any."""
+        item = self.attempt_record(reference_id)
+        if item is None or "checks" not in item:
+            return None
+        return int(item["checks"]["N"])
+
+    def clear_attempts(self) -> None:
+        """Deletes every attempt record (a fresh window for every reference id)."""
         dynamodb = self._session().client("dynamodb", endpoint_url=self.moto.endpoint_url)
-        item = dynamodb.get_item(
+        for item in dynamodb.scan(TableName=self.table_name, ConsistentRead=True)["Items"]:
+            dynamodb.delete_item(
+                TableName=self.table_name, Key={"referenceId": item["referenceId"]}
+            )
+
+    def attempt_record(self, reference_id: str) -> dict[str, Any] | None:
+        """The raw attempts-table item of `reference_id` (canonical form), if any."""
+        dynamodb = self._session().client("dynamodb", endpoint_url=self.moto.endpoint_url)
+        item: dict[str, Any] | None = dynamodb.get_item(
             TableName=self.table_name,
             Key={"referenceId": {"S": reference_id}},
             ConsistentRead=True,
         ).get("Item")
-        if item is None or "attempts" not in item:
-            return None
-        return int(item["attempts"]["N"])
+        return item
 
     def _session(self) -> boto3.session.Session:
         credentials = local_aws_environment(self.moto.endpoint_url, self.region)
@@ -151,7 +171,12 @@ def function_env(
         table_name=env.table_name,
     )
     # Optional settings from the developer's shell must not leak into tests.
-    for name in ("SECRET_MAX_AGE_SECONDS", "CORS_ALLOW_ORIGINS", "POWERTOOLS_METRICS_DISABLED"):
+    for name in (
+        "SECRET_MAX_AGE_SECONDS",
+        "CORS_ALLOW_ORIGINS",
+        "POWERTOOLS_METRICS_DISABLED",
+        "MAX_CODE_CHECKS",
+    ):
         monkeypatch.delenv(name, raising=False)
     for name in conflicting_aws_variables(os.environ):
         monkeypatch.delenv(name, raising=False)

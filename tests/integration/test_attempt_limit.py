@@ -1,20 +1,31 @@
-"""SPEC §6 against the AWS emulator: the PIN attempt limit, its table layout and its failure modes.
+"""SPEC §6 against the AWS emulator: distinct-PIN limit, check cap, table layout, failure modes.
 
-The fixture gives each test its own attempts table (ATTEMPTS_TABLE_NAME) and the
-default MAX_CODE_ATTEMPTS of 5.
+The fixture gives each test its own attempts table (ATTEMPTS_TABLE_NAME), the
+default MAX_CODE_ATTEMPTS of 5 and MAX_CODE_CHECKS of 20.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
 import time
+import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Final
 
 import boto3
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from telephone_status.attempts import DynamoAttemptLimiter
+from telephone_status.aws_clients import AwsClients
+from telephone_status.deadline import Deadline
+from telephone_status.errors import TooManyAttempts
 
 from local.emulator import local_aws_environment
+from local.sandbox import DEFAULT_KEY, status_reference
 from tests.integration.support import (
     PIN,
     UPDATE_ITEM,
@@ -26,6 +37,7 @@ from tests.integration.support import (
     emf_metrics,
     find_leaks,
     get_event,
+    header,
     log_records,
     lookup_event,
     post_form_event,
@@ -40,10 +52,13 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
 
 MAX_ATTEMPTS: Final = 5
+MAX_CHECKS: Final = 20
 DAY: Final = 24 * 60 * 60
 # Five different PINs, as a guessing client would send them (the first one is right).
 GUESSES: Final = [PIN, WRONG_PIN, sent_pin("11223"), sent_pin("44556"), sent_pin("77889")]
-ITEM_ATTRIBUTES: Final = {"referenceId", "attempts", "expiresAt"}
+# Twenty different wrong PINs, for the concurrency test.
+MANY_PINS: Final = [sent_pin(str(20000 + 7 * n)) for n in range(20)]
+ITEM_ATTRIBUTES: Final = {"referenceId", "guesses", "checks", "expiresAt"}
 
 
 def _dynamodb(env: FunctionEnv) -> DynamoDBClient:
@@ -62,39 +77,111 @@ def _items(env: FunctionEnv) -> list[dict[str, Any]]:
     return items
 
 
+def _put(env: FunctionEnv, **attributes: Any) -> None:
+    _dynamodb(env).put_item(
+        TableName=env.table_name, Item={"referenceId": {"S": VENDOR_REFERENCE}, **attributes}
+    )
+
+
 def _check(env: FunctionEnv, reference: str, pin: str) -> dict[str, Any]:
     return env.invoke(lookup_event(reference, pin))
 
 
+def _remaining(result: dict[str, Any]) -> object:
+    return json.loads(result["body"]).get("attemptsRemaining", "absent")
+
+
+def _assert_locked_out(env: FunctionEnv, result: dict[str, Any]) -> None:
+    """429 TOO_MANY_ATTEMPTS with attemptsRemaining 0 and Retry-After up to the window's end."""
+    problem = assert_problem(result, 429, "TOO_MANY_ATTEMPTS")
+    assert problem["attemptsRemaining"] == 0
+    assert "codeValid" not in problem
+    retry_after = header(result, "Retry-After")
+    assert retry_after is not None
+    assert retry_after.isascii()
+    assert retry_after.isdigit()
+    record = env.attempt_record(VENDOR_REFERENCE)
+    assert record is not None
+    window_end = int(record["expiresAt"]["N"])
+    assert int(retry_after) >= 1
+    # Whole seconds, rounded up, as of the moment the function answered (just before now).
+    assert window_end - time.time() <= int(retry_after) <= max(window_end - time.time(), 0) + 2
+
+
 def _use_up_attempts(env: FunctionEnv, reference: str = VENDOR_REFERENCE) -> None:
-    for pin in GUESSES:
+    for index, pin in enumerate(GUESSES):
         result = _check(env, reference, pin)
         assert_status(result, reference, 100, pin == PIN)
+        assert _remaining(result) == MAX_ATTEMPTS - 1 - index
 
 
-def test_sixth_check_is_429_and_never_reaches_the_upstream(function_env: FunctionEnv) -> None:
+def test_sixth_distinct_pin_is_429_and_never_reaches_the_upstream(
+    function_env: FunctionEnv,
+) -> None:
     _use_up_attempts(function_env)
     assert len(function_env.journal()) == MAX_ATTEMPTS
 
-    for _ in range(2):  # the right PIN does not help once locked out
-        problem = assert_problem(
-            _check(function_env, VENDOR_REFERENCE, PIN), 429, "TOO_MANY_ATTEMPTS"
-        )
-        assert "codeValid" not in problem
+    for new_pin in (sent_pin("99887"), sent_pin("12121")):
+        _assert_locked_out(function_env, _check(function_env, VENDOR_REFERENCE, new_pin))
     assert len(function_env.journal()) == MAX_ATTEMPTS
-    assert function_env.attempts(VENDOR_REFERENCE) == MAX_ATTEMPTS + 2
+    assert function_env.attempts(VENDOR_REFERENCE) == MAX_ATTEMPTS
+    assert function_env.checks(VENDOR_REFERENCE) == MAX_ATTEMPTS  # refused checks write nothing
+
+
+def test_a_pin_already_tried_is_checked_again_at_no_cost(function_env: FunctionEnv) -> None:
+    """A network retry, a double tap, a retry after a 503: never a lockout of its own."""
+    for _ in range(3):
+        result = _check(function_env, VENDOR_REFERENCE, WRONG_PIN)
+        assert_status(result, VENDOR_REFERENCE, 100, False)
+        assert _remaining(result) == MAX_ATTEMPTS - 1
+    assert function_env.attempts(VENDOR_REFERENCE) == 1
+    assert function_env.checks(VENDOR_REFERENCE) == 3
+
+    # WRONG_PIN is among the five guesses: as a repeat it costs nothing again.
+    for pin, remaining in zip(GUESSES, (3, 3, 2, 1, 0), strict=True):
+        assert _remaining(_check(function_env, VENDOR_REFERENCE, pin)) == remaining
+    # Locked out for new PINs, yet every PIN already tried is still answered, the right one too.
+    for pin in (PIN, WRONG_PIN, GUESSES[-1]):
+        result = _check(function_env, VENDOR_REFERENCE, pin)
+        assert_status(result, VENDOR_REFERENCE, 100, pin == PIN)
+        assert _remaining(result) == 0
+    assert function_env.attempts(VENDOR_REFERENCE) == MAX_ATTEMPTS
+    assert len(function_env.journal()) == 3 + len(GUESSES) + 3
+
+
+def test_all_checks_are_capped_at_max_code_checks(function_env: FunctionEnv) -> None:
+    function_env.monkeypatch.setenv("MAX_CODE_CHECKS", "7")
+    function_env.set_format("json")
+    expected_remaining = [4, 4, 4, 3, 2, 1, 0]  # min(distinct PINs left, checks left)
+    pins = [WRONG_PIN, WRONG_PIN, WRONG_PIN, GUESSES[2], WRONG_PIN, WRONG_PIN, WRONG_PIN]
+    for pin, remaining in zip(pins, expected_remaining, strict=True):
+        result = _check(function_env, VENDOR_REFERENCE, pin)
+        assert_status(result, VENDOR_REFERENCE, 100, False)
+        assert _remaining(result) == remaining
+    for pin in (WRONG_PIN, PIN):  # a repeat and a new PIN alike
+        _assert_locked_out(function_env, _check(function_env, VENDOR_REFERENCE, pin))
+    assert len(function_env.journal()) == 7
+    assert function_env.checks(VENDOR_REFERENCE) == 7
 
 
 def test_the_limit_follows_max_code_attempts(function_env: FunctionEnv) -> None:
     function_env.monkeypatch.setenv("MAX_CODE_ATTEMPTS", "2")
     function_env.set_format("json")
-    for pin in GUESSES[:2]:
-        assert _check(function_env, VENDOR_REFERENCE, pin)["statusCode"] == 200
-    assert_problem(_check(function_env, VENDOR_REFERENCE, PIN), 429, "TOO_MANY_ATTEMPTS")
+    for pin, remaining in zip(GUESSES[:2], (1, 0), strict=True):
+        assert _remaining(_check(function_env, VENDOR_REFERENCE, pin)) == remaining
+    assert_problem(_check(function_env, VENDOR_REFERENCE, GUESSES[2]), 429, "TOO_MANY_ATTEMPTS")
     assert len(function_env.journal()) == 2
 
 
-def test_20_concurrent_checks_let_exactly_max_through(
+def _concurrently(env: FunctionEnv, pins: list[str]) -> Counter[int]:
+    def check(pin: str) -> int:
+        return int(_check(env, VENDOR_REFERENCE, pin)["statusCode"])
+
+    with ThreadPoolExecutor(max_workers=len(pins)) as pool:
+        return Counter(pool.map(check, pins))
+
+
+def test_20_concurrent_different_pins_let_exactly_max_through(
     function_env: FunctionEnv, aws_proxy: AwsProxy
 ) -> None:
     """Twenty invocations at once (threads, each its own handler call) on one reference id.
@@ -104,20 +191,28 @@ def test_20_concurrent_checks_let_exactly_max_through(
     """
     assert function_env.invoke(get_event(VENDOR_REFERENCE))["statusCode"] == 200  # warm
     function_env.sandbox.reset()
-
-    def check(index: int) -> int:
-        result = _check(function_env, VENDOR_REFERENCE, GUESSES[index % len(GUESSES)])
-        return int(result["statusCode"])
-
-    with ThreadPoolExecutor(max_workers=20) as pool:
-        statuses = Counter(pool.map(check, range(20)))
-    assert statuses == {200: MAX_ATTEMPTS, 429: 20 - MAX_ATTEMPTS}
+    assert _concurrently(function_env, MANY_PINS) == {200: MAX_ATTEMPTS, 429: 20 - MAX_ATTEMPTS}
     assert len(function_env.journal()) == MAX_ATTEMPTS
-    assert function_env.attempts(VENDOR_REFERENCE) == 20
-    assert aws_proxy.count(UPDATE_ITEM) == 20
+    assert function_env.attempts(VENDOR_REFERENCE) == MAX_ATTEMPTS
+    assert function_env.checks(VENDOR_REFERENCE) == MAX_ATTEMPTS
+    assert aws_proxy.count(UPDATE_ITEM) == 20  # one conditional write per check
 
 
-def test_case_variants_share_one_counter(function_env: FunctionEnv) -> None:
+def test_20_concurrent_identical_checks_are_all_answered(
+    function_env: FunctionEnv, aws_proxy: AwsProxy
+) -> None:
+    assert function_env.invoke(get_event(VENDOR_REFERENCE))["statusCode"] == 200  # warm
+    function_env.sandbox.reset()
+    assert _concurrently(function_env, [PIN] * MAX_CHECKS) == {200: MAX_CHECKS}
+    assert len(function_env.journal()) == MAX_CHECKS
+    assert function_env.attempts(VENDOR_REFERENCE) == 1
+    assert function_env.checks(VENDOR_REFERENCE) == MAX_CHECKS
+    assert aws_proxy.count(UPDATE_ITEM) == MAX_CHECKS
+    # The cap holds for repeats too.
+    assert_problem(_check(function_env, VENDOR_REFERENCE, PIN), 429, "TOO_MANY_ATTEMPTS")
+
+
+def test_case_variants_share_one_record(function_env: FunctionEnv) -> None:
     spellings = [
         VENDOR_REFERENCE,
         VENDOR_REFERENCE.lower(),
@@ -127,9 +222,11 @@ def test_case_variants_share_one_counter(function_env: FunctionEnv) -> None:
     ]
     for spelling, pin in zip(spellings, GUESSES, strict=True):
         assert _check(function_env, spelling, pin)["statusCode"] == 200
+    # The same PIN under another spelling is a repeat, not a new attempt.
+    assert _check(function_env, VENDOR_REFERENCE.lower(), GUESSES[1])["statusCode"] == 200
     assert function_env.attempts(VENDOR_REFERENCE) == MAX_ATTEMPTS
-    assert function_env.attempts(VENDOR_REFERENCE.lower()) is None
-    upstream_spelling = {"referenceid": VENDOR_REFERENCE.lower(), "code": PIN}
+    assert function_env.attempt_record(VENDOR_REFERENCE.lower()) is None
+    upstream_spelling = {"referenceid": VENDOR_REFERENCE.lower(), "code": sent_pin("31313")}
     result = function_env.invoke(post_form_event(upstream_spelling))
     assert_problem(result, 429, "TOO_MANY_ATTEMPTS")
     assert [item["referenceId"]["S"] for item in _items(function_env)] == [VENDOR_REFERENCE]
@@ -137,25 +234,31 @@ def test_case_variants_share_one_counter(function_env: FunctionEnv) -> None:
 
 def test_status_only_lookups_are_never_counted_nor_limited(function_env: FunctionEnv) -> None:
     for _ in range(8):
-        assert_status(function_env.invoke(get_event(VENDOR_REFERENCE)), VENDOR_REFERENCE, 100, None)
-    assert function_env.attempts(VENDOR_REFERENCE) is None
+        document = assert_status(
+            function_env.invoke(get_event(VENDOR_REFERENCE)), VENDOR_REFERENCE, 100, None
+        )
+        assert document["attemptsRemaining"] is None
     assert _items(function_env) == []
 
     _use_up_attempts(function_env)
-    assert_problem(_check(function_env, VENDOR_REFERENCE, PIN), 429, "TOO_MANY_ATTEMPTS")
+    assert_problem(
+        _check(function_env, VENDOR_REFERENCE, sent_pin("66554")), 429, "TOO_MANY_ATTEMPTS"
+    )
     for event in (get_event(VENDOR_REFERENCE), lookup_event(VENDOR_REFERENCE)):
-        assert_status(function_env.invoke(event), VENDOR_REFERENCE, 100, None)
-    assert function_env.attempts(VENDOR_REFERENCE) == MAX_ATTEMPTS + 1
+        document = assert_status(function_env.invoke(event), VENDOR_REFERENCE, 100, None)
+        assert document["attemptsRemaining"] is None
+    assert function_env.checks(VENDOR_REFERENCE) == MAX_ATTEMPTS
 
 
-def test_counter_item_layout(function_env: FunctionEnv) -> None:
+def test_record_layout_and_window(function_env: FunctionEnv) -> None:
     before = int(time.time())
     _check(function_env, VENDOR_REFERENCE, PIN)
     after = int(time.time())
     (item,) = _items(function_env)
     assert set(item) == ITEM_ATTRIBUTES
     assert item["referenceId"] == {"S": VENDOR_REFERENCE}
-    assert item["attempts"] == {"N": "1"}
+    assert len(item["guesses"]["SS"]) == 1
+    assert item["checks"] == {"N": "1"}
     expires = int(item["expiresAt"]["N"])
     assert before + DAY - 5 <= expires <= after + DAY + 5
 
@@ -170,39 +273,88 @@ def test_counter_item_layout(function_env: FunctionEnv) -> None:
     _check(function_env, VENDOR_REFERENCE, WRONG_PIN)
     (item,) = _items(function_env)
     assert set(item) == ITEM_ATTRIBUTES
-    assert item["attempts"] == {"N": "2"}
+    assert len(item["guesses"]["SS"]) == 2
+    assert item["checks"] == {"N": "2"}
     assert item["expiresAt"] == {"N": first_window_end}
 
 
-def test_expired_counter_is_reset_not_counted(function_env: FunctionEnv) -> None:
+@pytest.mark.parametrize("full", ["distinct PINs", "checks"])
+def test_expired_record_starts_a_new_window(function_env: FunctionEnv, full: str) -> None:
     """TTL deletion lags: an item past expiresAt that still exists starts a new window."""
     now = int(time.time())
-    _dynamodb(function_env).put_item(
-        TableName=function_env.table_name,
-        Item={
-            "referenceId": {"S": VENDOR_REFERENCE},
-            "attempts": {"N": "99"},
-            "expiresAt": {"N": str(now - 10)},
-        },
+    guesses = [f"{n:064x}" for n in range(MAX_ATTEMPTS if full == "distinct PINs" else 1)]
+    _put(
+        function_env,
+        guesses={"SS": guesses},
+        checks={"N": str(MAX_CHECKS if full == "checks" else MAX_ATTEMPTS)},
+        expiresAt={"N": str(now - 10)},
+        attempts={"N": "99"},  # a v1 counter is dropped with the old window
     )
-    assert_status(_check(function_env, VENDOR_REFERENCE, PIN), VENDOR_REFERENCE, 100, True)
+    result = _check(function_env, VENDOR_REFERENCE, PIN)
+    assert_status(result, VENDOR_REFERENCE, 100, True)
+    assert _remaining(result) == MAX_ATTEMPTS - 1
     (item,) = _items(function_env)
     assert set(item) == ITEM_ATTRIBUTES
-    assert item["attempts"] == {"N": "1"}
+    assert len(item["guesses"]["SS"]) == 1
+    assert not set(item["guesses"]["SS"]) & set(guesses)
+    assert item["checks"] == {"N": "1"}
     assert now + DAY - 5 <= int(item["expiresAt"]["N"]) <= int(time.time()) + DAY + 5
+    # And the new window counts as usual from there.
+    assert _remaining(_check(function_env, VENDOR_REFERENCE, WRONG_PIN)) == MAX_ATTEMPTS - 2
 
 
-def test_live_counter_over_the_limit_is_429(function_env: FunctionEnv) -> None:
-    _dynamodb(function_env).put_item(
-        TableName=function_env.table_name,
-        Item={
-            "referenceId": {"S": VENDOR_REFERENCE},
-            "attempts": {"N": "99"},
-            "expiresAt": {"N": str(int(time.time()) + 3600)},
+@pytest.mark.parametrize("full", ["distinct PINs", "checks"])
+def test_live_full_record_is_429_until_its_window_ends(
+    function_env: FunctionEnv, full: str
+) -> None:
+    window_end = int(time.time()) + 3600
+    _put(
+        function_env,
+        guesses={
+            "SS": [f"{n:064x}" for n in range(MAX_ATTEMPTS if full == "distinct PINs" else 1)]
         },
+        checks={"N": str(MAX_CHECKS if full == "checks" else MAX_ATTEMPTS)},
+        expiresAt={"N": str(window_end)},
     )
-    assert_problem(_check(function_env, VENDOR_REFERENCE, PIN), 429, "TOO_MANY_ATTEMPTS")
+    _assert_locked_out(function_env, _check(function_env, VENDOR_REFERENCE, PIN))
     assert function_env.journal() == []
+
+
+# --------------------------------------------------------------------------- keyed hashes only
+
+
+def _unkeyed_forms(reference: str, pin: str) -> set[str]:
+    """A PIN and every unkeyed hash of it a careless design might store (hex and base64)."""
+    forms = {pin}
+    for message in (pin, f"{reference}:{pin}", f"{reference}{pin}", f"{pin}:{reference}"):
+        for algorithm in ("md5", "sha1", "sha256", "sha512"):
+            digest = hashlib.new(algorithm, message.encode()).digest()
+            forms |= {
+                digest.hex(),
+                base64.b64encode(digest).decode(),
+                base64.urlsafe_b64encode(digest).decode().rstrip("="),
+            }
+    return forms
+
+
+def test_the_table_never_holds_a_pin_nor_an_unkeyed_hash_of_one(function_env: FunctionEnv) -> None:
+    other_reference = status_reference(200)
+    sent: list[tuple[str, str]] = []
+    for reference in (VENDOR_REFERENCE, other_reference):
+        for pin in [*GUESSES, GUESSES[1]]:
+            function_env.invoke(lookup_event(reference, pin))
+            sent.append((reference, pin))
+    items = _items(function_env)
+    assert len(items) == 2, "both reference ids were recorded"
+    stored = json.dumps(items)
+    for reference, pin in sent:
+        for form in _unkeyed_forms(reference, pin):
+            assert form.lower() not in stored.lower(), f"unkeyed form of a PIN stored: {form[:8]}…"
+    assert DEFAULT_KEY not in stored, "the API key itself is never stored"
+    # The reference id is part of the MAC input: one PIN gives a different hash per reference.
+    first, second = (set(item["guesses"]["SS"]) for item in items)
+    assert len(first) == len(second) == MAX_ATTEMPTS
+    assert not first & second
 
 
 # --------------------------------------------------------------------------- store unreachable
@@ -230,13 +382,13 @@ def test_unreachable_aws_fails_closed_while_the_cached_key_serves_lookups(
 
 
 def test_dead_aws_endpoint_on_a_cold_start(function_env: FunctionEnv) -> None:
-    """The key is read before the limiter (SPEC §5 NOT_CONFIGURED): no key at all is 500."""
+    """The key is read first: Secrets Manager unreachable and no key yet: 503, nothing counted."""
     dead = AwsProxy(function_env.moto.endpoint_url)
     dead.stop()
     function_env.monkeypatch.setenv("AWS_ENDPOINT_URL", dead.url)
     function_env.set_format("json")
-    assert_problem(_check(function_env, VENDOR_REFERENCE, PIN), 500, "INTERNAL_ERROR")
-    assert_problem(function_env.invoke(get_event(VENDOR_REFERENCE)), 500, "INTERNAL_ERROR")
+    for event in (lookup_event(VENDOR_REFERENCE, PIN), get_event(VENDOR_REFERENCE)):
+        assert_problem(function_env.invoke(event), 503, "SERVICE_UNAVAILABLE")
     assert function_env.journal() == []
 
 
@@ -261,3 +413,48 @@ def test_lockout_emits_a_metric_and_a_log_line_without_the_pin(
     assert any(r.get("errorCode") == "TOO_MANY_ATTEMPTS" for r in records)
     assert find_leaks(before + text, keys=[], pins=[*GUESSES, locked_pin]) == []
     assert locked_pin not in text
+
+
+# --------------------------------------------------------------------------- against a model
+
+
+@settings(
+    max_examples=12,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    sequence=st.lists(st.sampled_from(["101", "202", "303", "404", "505"]), max_size=10),
+    max_attempts=st.integers(min_value=1, max_value=4),
+    extra_checks=st.integers(min_value=0, max_value=4),
+)
+def test_the_record_follows_the_distinct_pin_model(
+    function_env: FunctionEnv, sequence: list[str], max_attempts: int, extra_checks: int
+) -> None:
+    """Any sequence of PINs on the real table: allowed, refused and remaining as SPEC §6 says."""
+    max_checks = max_attempts + extra_checks
+    limiter = DynamoAttemptLimiter(
+        AwsClients().dynamodb, function_env.table_name, max_attempts, max_checks
+    )
+    reference = uuid.uuid4().hex.upper()
+    tried: set[str] = set()
+    checks = 0
+    for pin in sequence:
+        allowed = checks < max_checks and (pin in tried or len(tried) < max_attempts)
+        if allowed:
+            tried.add(pin)
+            checks += 1
+            remaining = limiter.register_check(reference, pin, DEFAULT_KEY, Deadline(5))
+            assert remaining == min(max_attempts - len(tried), max_checks - checks)
+        else:
+            with pytest.raises(TooManyAttempts) as refused:
+                limiter.register_check(reference, pin, DEFAULT_KEY, Deadline(5))
+            assert refused.value.retry_after_seconds is not None
+            assert DAY - 5 <= refused.value.retry_after_seconds <= DAY
+    record = function_env.attempt_record(reference)
+    if not sequence:
+        assert record is None
+    else:
+        assert record is not None
+        assert len(record["guesses"]["SS"]) == len(tried)
+        assert int(record["checks"]["N"]) == checks

@@ -126,7 +126,21 @@ def test_secrets_manager_down_keeps_the_cached_key(
     assert all(entry["key_in_body"] for entry in function_env.journal())
 
 
-def test_no_key_at_all_is_500(function_env: FunctionEnv, aws_proxy: AwsProxy) -> None:
+def test_no_key_yet_and_secrets_manager_unreachable_is_503(
+    function_env: FunctionEnv, aws_proxy: AwsProxy
+) -> None:
     aws_proxy.stop()  # Secrets Manager unreachable before any key was ever read
-    assert_problem(function_env.invoke(get_event(VENDOR_REFERENCE)), 500, "INTERNAL_ERROR")
+    problem = assert_problem(
+        function_env.invoke(get_event(VENDOR_REFERENCE)), 503, "SERVICE_UNAVAILABLE"
+    )
+    assert "PIN" not in problem["detail"]  # a status-only lookup was refused, not a PIN check
     assert function_env.journal() == []
+
+
+def test_no_such_secret_is_500(function_env: FunctionEnv) -> None:
+    function_env.monkeypatch.setenv("PROXSTOP_SECRET_ID", "telephone-status/no-such-secret")
+    function_env.set_format("json")
+    for event in (get_event(VENDOR_REFERENCE), lookup_event(VENDOR_REFERENCE, PIN)):
+        assert_problem(function_env.invoke(event), 500, "INTERNAL_ERROR")
+    assert function_env.journal() == []
+    assert function_env.attempt_record(VENDOR_REFERENCE) is None  # the key is read first

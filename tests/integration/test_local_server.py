@@ -70,8 +70,11 @@ def test_get_status(api: str) -> None:
             "channel": "call",
             "state": "delivered",
             "description": "Call answered",
+            "final": True,
+            "retryable": None,
         },
         "codeValid": None,
+        "attemptsRemaining": None,
     }
 
 

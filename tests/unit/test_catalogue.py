@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 import pytest
-from telephone_status.catalogue import channel_of, description_of, state_of
+from telephone_status.catalogue import (
+    channel_of,
+    description_of,
+    is_final,
+    retryable_of,
+    state_of,
+)
+from telephone_status.models import StatusBody
 
 # (code, channel, state, short description) exactly as SPEC §4 and the upstream table give them.
 PUBLISHED = [
@@ -133,3 +140,60 @@ def test_unknown_codes_are_passed_on_as_unknown(code: int) -> None:
 )
 def test_channel_is_given_by_the_first_digit(code: int, channel: str) -> None:
     assert channel_of(code) == channel
+
+
+# --- status.final and status.retryable (SPEC §4) -------------------------------------------
+# The SPEC's two retryable lists, written out here (not imported) so that a slip in the
+# catalogue's data shows up as a difference.
+SPEC_RETRY_MAY_HELP = {101, 102, 106, 107, 108, 207, 210, 221, 503, 505}
+SPEC_RETRY_WONT_HELP = {
+    104, 129, 130, 211, 220, 222,
+    229, 230, 231, 232, 233, 234, 235, 236, 237, 238,
+    504, 506, 507, 510, 511, 512, 513, 514, 515, 518, 519,
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("code", range(1000))
+def test_final_and_retryable_for_every_code(code: int) -> None:
+    state = state_of(code)
+    assert is_final(code) is (state in ("delivered", "failed"))
+    expected: bool | None = None
+    if state == "failed":
+        listed = code in SPEC_RETRY_MAY_HELP | SPEC_RETRY_WONT_HELP
+        expected = (code in SPEC_RETRY_MAY_HELP) if listed else None
+    assert retryable_of(code) is expected
+
+
+def test_every_failed_code_says_whether_a_retry_can_help() -> None:
+    failed = {code for code in range(1000) if state_of(code) == "failed"}
+    assert failed, "guard: the catalogue has failed codes"
+    assert {code for code in failed if retryable_of(code) is None} == set()
+    assert failed <= SPEC_RETRY_MAY_HELP | SPEC_RETRY_WONT_HELP
+
+
+@pytest.mark.parametrize("code", [232, 234, 235, 236])
+def test_codes_inside_229_to_238_that_are_not_failed_have_no_retryable(code: int) -> None:
+    """229-238 is listed as "won't help", but only for codes in the failed state."""
+    assert state_of(code) == "unknown"
+    assert is_final(code) is False
+    assert retryable_of(code) is None
+
+
+@pytest.mark.parametrize(
+    ("code", "final", "retryable"),
+    [(100, True, None), (200, True, None), (103, False, None), (203, False, None),
+     (101, True, True), (211, True, False), (229, True, False), (505, True, True),
+     (504, True, False), (250, False, None), (599, False, None), (0, False, None),
+     (999, False, None)],
+)  # fmt: skip
+def test_final_and_retryable_examples(code: int, final: bool, retryable: bool | None) -> None:
+    assert (is_final(code), retryable_of(code)) == (final, retryable)
+
+
+@pytest.mark.parametrize("code", range(1000))
+def test_the_status_body_carries_final_and_retryable(code: int) -> None:
+    body = StatusBody(
+        code=code, channel=channel_of(code), state=state_of(code), description=description_of(code)
+    )
+    dumped = body.model_dump()
+    assert (dumped["final"], dumped["retryable"]) == (is_final(code), retryable_of(code))

@@ -9,8 +9,15 @@ from typing import cast
 
 import pytest
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
+from botocore.exceptions import (
+    ClientError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    ReadTimeoutError,
+)
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from telephone_status.aws_clients import CallDoesNotFit
 from telephone_status.credentials import (
     FORCED_REFRESH_INTERVAL_SECONDS,
     PLACEHOLDER_API_KEY,
@@ -18,11 +25,13 @@ from telephone_status.credentials import (
     ApiKeyStore,
     extract_api_key,
 )
-from telephone_status.errors import InternalError, NotConfigured
+from telephone_status.deadline import Deadline
+from telephone_status.errors import InternalError, NotConfigured, ServiceUnavailable
 from telephone_status.observability import metrics
 
 SECRET_ID = "proxstop/api-key"
 MAX_AGE = 300
+DEADLINE = Deadline(3600)
 
 
 @dataclass
@@ -43,7 +52,14 @@ class FakeSecrets:
     value: object = "key-1"
     calls: list[tuple[str, int | None, bool]] = field(default_factory=list)
 
-    def get(self, name: str, max_age: int | None = None, force_fetch: bool = False) -> object:
+    def get(
+        self,
+        name: str,
+        max_age: int | None = None,
+        force_fetch: bool = False,
+        deadline: Deadline | None = None,
+    ) -> object:
+        assert deadline is not None, "every secret read carries the invocation's deadline"
         self.calls.append((name, max_age, force_fetch))
         if isinstance(self.value, BaseException):
             raise self.value
@@ -141,18 +157,18 @@ def test_placeholder_is_not_configured_and_rechecked_at_most_once_a_minute(
     secrets.value = raw
     store = make_store(secrets, clock)
     with pytest.raises(NotConfigured) as info:
-        store.current()
+        store.current(DEADLINE)
     assert (info.value.status, info.value.code) == (503, "NOT_CONFIGURED")
     forced = [call for call in secrets.calls if call[2]]
     assert len(forced) == 1  # once past the cache, so that a new key shows up quickly
     clock.advance(FORCED_REFRESH_INTERVAL_SECONDS / 2)
     with pytest.raises(NotConfigured):
-        store.current()
+        store.current(DEADLINE)
     assert len([call for call in secrets.calls if call[2]]) == 1
     # The operator puts the key in: within a minute it is used, cache or not.
     secrets.value = '{"apiKey": "real-key"}'
     clock.advance(FORCED_REFRESH_INTERVAL_SECONDS)
-    assert store.current() == "real-key"
+    assert store.current(DEADLINE) == "real-key"
 
 
 @pytest.mark.parametrize(
@@ -168,14 +184,14 @@ def test_only_the_exact_placeholder_is_not_configured(
     raw: str, secrets: FakeSecrets, clock: Clock
 ) -> None:
     secrets.value = raw
-    assert make_store(secrets, clock).current() == raw
+    assert make_store(secrets, clock).current(DEADLINE) == raw
 
 
 def test_current_reads_the_secret_through_the_provider_cache(
     secrets: FakeSecrets, clock: Clock
 ) -> None:
     secrets.value = '{"apiKey": "key-1"}'
-    assert make_store(secrets, clock).current() == "key-1"
+    assert make_store(secrets, clock).current(DEADLINE) == "key-1"
     assert secrets.calls == [(SECRET_ID, MAX_AGE, False)]
 
 
@@ -183,9 +199,9 @@ def test_each_current_call_defers_to_the_provider_cache_when_healthy(
     secrets: FakeSecrets, clock: Clock
 ) -> None:
     store = make_store(secrets, clock)
-    store.current()
+    store.current(DEADLINE)
     secrets.value = "key-2"  # the provider's own max_age cache decides when this shows
-    assert store.current() == "key-2"
+    assert store.current(DEADLINE) == "key-2"
     assert [force for _, _, force in secrets.calls] == [False, False]
 
 
@@ -194,17 +210,17 @@ def test_fetch_failure_with_a_cached_key_keeps_the_key_and_backs_off_for_30_s(
 ) -> None:
     assert RETRY_AFTER_FAILURE_SECONDS == 30
     store = make_store(secrets, clock)
-    assert store.current() == "key-1"
+    assert store.current(DEADLINE) == "key-1"
     secrets.value = GetParameterError("AccessDenied for arn:aws:secretsmanager:...")
-    assert store.current() == "key-1"
+    assert store.current(DEADLINE) == "key-1"
     assert len(secrets.calls) == 2
     for _ in range(5):
         clock.advance(5.9)  # 29.5 s in all
-        assert store.current() == "key-1"
+        assert store.current(DEADLINE) == "key-1"
     assert len(secrets.calls) == 2, "Secrets Manager asked again inside the 30 s back-off"
     secrets.value = "key-2"
     clock.advance(0.6)
-    assert store.current() == "key-2"
+    assert store.current(DEADLINE) == "key-2"
     assert len(secrets.calls) == 3
 
 
@@ -212,11 +228,11 @@ def test_fetch_failure_with_no_key_is_an_internal_error(secrets: FakeSecrets, cl
     secrets.value = GetParameterError("ResourceNotFoundException: s3cr3t-name")
     store = make_store(secrets, clock)
     with pytest.raises(InternalError) as info:
-        store.current()
+        store.current(DEADLINE)
     assert info.value.status == 500
     assert "s3cr3t" not in f"{info.value} {info.value.reason} {info.value.detail}"
     secrets.value = "key-1"  # once Secrets Manager is back, the key is served
-    assert store.current() == "key-1"
+    assert store.current(DEADLINE) == "key-1"
 
 
 def test_unusable_secret_with_no_key_is_an_internal_error(
@@ -224,7 +240,7 @@ def test_unusable_secret_with_no_key_is_an_internal_error(
 ) -> None:
     secrets.value = '{"apiKey": ""}'
     with pytest.raises(InternalError):
-        make_store(secrets, clock).current()
+        make_store(secrets, clock).current(DEADLINE)
 
 
 # --- ApiKeyStore.refresh_after_rejection -------------------------------------------------
@@ -234,33 +250,33 @@ def test_refresh_bypasses_the_cache_and_reports_a_changed_key(
     secrets: FakeSecrets, clock: Clock
 ) -> None:
     store = make_store(secrets, clock)
-    store.current()
+    store.current(DEADLINE)
     secrets.value = "key-2"
-    assert store.refresh_after_rejection() is True
+    assert store.refresh_after_rejection(DEADLINE) is True
     assert secrets.calls[-1] == (SECRET_ID, MAX_AGE, True)
-    assert store.current() == "key-2"
+    assert store.current(DEADLINE) == "key-2"
 
 
 def test_refresh_reports_an_unchanged_key(secrets: FakeSecrets, clock: Clock) -> None:
     store = make_store(secrets, clock)
-    store.current()
-    assert store.refresh_after_rejection() is False
+    store.current(DEADLINE)
+    assert store.refresh_after_rejection(DEADLINE) is False
     assert secrets.calls[-1] == (SECRET_ID, MAX_AGE, True)
 
 
 def test_forced_refresh_happens_at_most_once_a_minute(secrets: FakeSecrets, clock: Clock) -> None:
     assert FORCED_REFRESH_INTERVAL_SECONDS == 60
     store = make_store(secrets, clock)
-    store.current()
-    assert store.refresh_after_rejection() is False
+    store.current(DEADLINE)
+    assert store.refresh_after_rejection(DEADLINE) is False
     forced_before = sum(force for _, _, force in secrets.calls)
     secrets.value = "key-2"
     for _ in range(10):
         clock.advance(5.9)  # 59 s in all
-        assert store.refresh_after_rejection() is False
+        assert store.refresh_after_rejection(DEADLINE) is False
     assert sum(force for _, _, force in secrets.calls) == forced_before
     clock.advance(1.0)
-    assert store.refresh_after_rejection() is True
+    assert store.refresh_after_rejection(DEADLINE) is True
     assert sum(force for _, _, force in secrets.calls) == forced_before + 1
 
 
@@ -268,13 +284,13 @@ def test_failed_forced_refresh_is_not_a_change_and_still_counts_against_the_minu
     secrets: FakeSecrets, clock: Clock
 ) -> None:
     store = make_store(secrets, clock)
-    store.current()
+    store.current(DEADLINE)
     secrets.value = GetParameterError("throttled")
-    assert store.refresh_after_rejection() is False
-    assert store.current() == "key-1"
+    assert store.refresh_after_rejection(DEADLINE) is False
+    assert store.current(DEADLINE) == "key-1"
     secrets.value = "key-2"
     clock.advance(30.0)
-    assert store.refresh_after_rejection() is False  # inside the minute: not forced again
+    assert store.refresh_after_rejection(DEADLINE) is False  # inside the minute: not forced again
     assert [force for _, _, force in secrets.calls].count(True) == 1
 
 
@@ -282,9 +298,9 @@ def test_refresh_with_an_unusable_new_secret_is_not_a_change(
     secrets: FakeSecrets, clock: Clock
 ) -> None:
     store = make_store(secrets, clock)
-    store.current()
+    store.current(DEADLINE)
     secrets.value = "{}"
-    assert store.refresh_after_rejection() is False
+    assert store.refresh_after_rejection(DEADLINE) is False
     assert secrets.calls[-1] == (SECRET_ID, MAX_AGE, True)
 
 
@@ -340,3 +356,60 @@ def test_only_printable_ascii_keys_are_usable(key: str) -> None:
         return
     assert usable
     assert found == key.strip(" \t\r\n")
+
+
+# --- unreachable vs. refused (SPEC §5, §7) -------------------------------------------------
+
+
+def _wrapped(cause: BaseException) -> GetParameterError:
+    """What Powertools raises: its own error, raised while handling the SDK's."""
+    error = GetParameterError("wrapped")
+    error.__context__ = cause
+    return error
+
+
+TRANSIENT = [
+    ReadTimeoutError(endpoint_url="https://secretsmanager"),
+    ConnectTimeoutError(endpoint_url="https://secretsmanager"),
+    EndpointConnectionError(endpoint_url="https://secretsmanager"),
+    CallDoesNotFit("0.1 s left"),
+    ClientError({"Error": {"Code": "ThrottlingException"}}, "GetSecretValue"),
+    ClientError({"Error": {"Code": "InternalServiceError"}}, "GetSecretValue"),
+]
+REFUSED = [
+    ClientError({"Error": {"Code": "ResourceNotFoundException"}}, "GetSecretValue"),
+    ClientError({"Error": {"Code": "AccessDeniedException"}}, "GetSecretValue"),
+    ClientError({"Error": {"Code": "DecryptionFailure"}}, "GetSecretValue"),
+]
+
+
+@pytest.mark.parametrize("cause", TRANSIENT, ids=lambda e: type(e).__name__)
+def test_secrets_manager_unreachable_with_no_key_is_503(
+    secrets: FakeSecrets, clock: Clock, cause: BaseException
+) -> None:
+    secrets.value = _wrapped(cause)
+    with pytest.raises(ServiceUnavailable) as info:
+        make_store(secrets, clock).current(DEADLINE)
+    assert info.value.status == 503
+
+
+@pytest.mark.parametrize("cause", REFUSED, ids=lambda e: str(e)[:40])
+def test_secrets_manager_refusing_with_no_key_is_500(
+    secrets: FakeSecrets, clock: Clock, cause: BaseException
+) -> None:
+    secrets.value = _wrapped(cause)
+    with pytest.raises(InternalError):
+        make_store(secrets, clock).current(DEADLINE)
+
+
+@pytest.mark.parametrize("cause", TRANSIENT, ids=lambda e: type(e).__name__)
+def test_forced_re_read_that_cannot_reach_secrets_manager_is_503_not_a_rejection(
+    secrets: FakeSecrets, clock: Clock, cause: BaseException
+) -> None:
+    """A key rejection we could not check against Secrets Manager: "try again shortly"."""
+    store = make_store(secrets, clock)
+    store.current(DEADLINE)
+    secrets.value = _wrapped(cause)
+    with pytest.raises(ServiceUnavailable):
+        store.refresh_after_rejection(DEADLINE)
+    assert store.current(DEADLINE) == "key-1"  # the cached key still serves meanwhile

@@ -118,8 +118,11 @@ def test_documented_success_gives_the_spec_example_body_in_both_formats() -> Non
             "channel": "call",
             "state": "delivered",
             "description": "Call answered",
+            "final": True,
+            "retryable": None,
         },
         "codeValid": True,
+        "attemptsRemaining": None,  # set by the service once the attempt store has answered
     }
     xml_body = client_body(DOC_XML_SUCCESS, "xml")
     json_body = client_body(DOC_JSON_SUCCESS, "json")
@@ -629,22 +632,36 @@ def test_response_body_shape_for_an_unpublished_code() -> None:
     response = to_response(RID, UpstreamAnswer(status=777, valid=None), code_sent=False)
     assert json.loads(response.model_dump_json(by_alias=True)) == {
         "referenceId": RID,
-        "status": {"code": 777, "channel": "unknown", "state": "unknown", "description": None},
+        "status": {
+            "code": 777,
+            "channel": "unknown",
+            "state": "unknown",
+            "description": None,
+            "final": False,
+            "retryable": None,
+        },
         "codeValid": None,
+        "attemptsRemaining": None,
     }
 
 
 @pytest.mark.parametrize(
-    ("status", "channel", "state", "description"),
+    ("status", "channel", "state", "description", "final", "retryable"),
     [
-        (203, "sms", "pending", "Delivered to gateway"),
-        (107, "call", "failed", "Line busy"),
-        (290, "sms", "pending", None),
-        (150, "call", "unknown", None),
+        (203, "sms", "pending", "Delivered to gateway", False, None),
+        (107, "call", "failed", "Line busy", True, True),
+        (211, "sms", "failed", "Permanent phone error", True, False),
+        (290, "sms", "pending", None, False, None),
+        (150, "call", "unknown", None, False, None),
     ],
 )
 def test_response_status_block_comes_from_the_catalogue(
-    status: int, channel: str, state: str, description: str | None
+    status: int,
+    channel: str,
+    state: str,
+    description: str | None,
+    final: bool,
+    retryable: bool | None,
 ) -> None:
     body = to_response(RID, UpstreamAnswer(status=status, valid=-1), code_sent=True)
     assert body.status.model_dump() == {
@@ -652,5 +669,7 @@ def test_response_status_block_comes_from_the_catalogue(
         "channel": channel,
         "state": state,
         "description": description,
+        "final": final,
+        "retryable": retryable,
     }
     assert body.code_valid is False

@@ -16,6 +16,7 @@ def test_defaults() -> None:
     assert settings.upstream_format == "json"
     assert settings.attempts_table_name is None
     assert settings.max_code_attempts == 5
+    assert settings.max_code_checks == 20
     assert settings.secret_max_age_seconds == 300
     assert settings.cors_allow_origins == ("*",)
 
@@ -28,6 +29,7 @@ def test_every_variable_is_read() -> None:
             "PROXSTOP_FORMAT": "xml",
             "ATTEMPTS_TABLE_NAME": "attempts-dev",
             "MAX_CODE_ATTEMPTS": "3",
+            "MAX_CODE_CHECKS": "12",
             "SECRET_MAX_AGE_SECONDS": "60",
             "CORS_ALLOW_ORIGINS": "https://app.example.com",
             "UNRELATED": "ignored",
@@ -39,6 +41,7 @@ def test_every_variable_is_read() -> None:
         "upstream_format": "xml",
         "attempts_table_name": "attempts-dev",
         "max_code_attempts": 3,
+        "max_code_checks": 12,
         "secret_max_age_seconds": 60,
         "cors_allow_origins": ("https://app.example.com",),
     }

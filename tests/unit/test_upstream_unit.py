@@ -14,13 +14,14 @@ from urllib.parse import parse_qs
 import pytest
 import urllib3
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from telephone_status import deadline as deadline_module
 from telephone_status import service, upstream
+from telephone_status.deadline import Deadline
 from telephone_status.errors import UpstreamBadResponse, UpstreamTimeout, UpstreamUnavailable
 from telephone_status.upstream import (
     MAX_BODY_BYTES,
     MAX_TRIES,
     MIN_TRY_SECONDS,
-    Deadline,
     UpstreamClient,
 )
 from urllib3.exceptions import (
@@ -59,6 +60,7 @@ class FakeRandom:
 def clock(monkeypatch: pytest.MonkeyPatch) -> FakeTime:
     fake = FakeTime()
     monkeypatch.setattr(upstream, "time", fake)
+    monkeypatch.setattr(deadline_module, "time", fake)
     monkeypatch.setattr(upstream, "random", FakeRandom())
     return fake
 
