@@ -29,7 +29,7 @@ TARGETS: Final = ("ours", "baseline", "boto3")
 _IMPORTTIME: Final = re.compile(r"import time:\s+(\d+) \|\s+(\d+) \| (\s*)(\S+)")
 
 
-def _argv(target: str, event_path: Path) -> list[str]:
+def _argv(target: str, event_path: Path, python: str | None = None) -> list[str]:
     if target == "boto3":
         code = (
             "import os, time; t = time.perf_counter(); import boto3; "
@@ -38,17 +38,21 @@ def _argv(target: str, event_path: Path) -> list[str]:
         )
     else:
         code = f"from bench.cold_child import main; main({target!r}, {str(event_path)!r})"
-    return [sys.executable, "-c", code]
+    return [python or sys.executable, "-c", code]
 
 
 def spawn_once(
-    target: str, env: Mapping[str, str], event_path: Path, timeout: float
+    target: str,
+    env: Mapping[str, str],
+    event_path: Path,
+    timeout: float,
+    python: str | None = None,
 ) -> dict[str, Any]:
     """One fresh interpreter; wall time from spawn to its report, plus what it reported."""
     read_end, write_end = os.pipe()
     started = time.perf_counter()
     process = subprocess.Popen(
-        _argv(target, event_path),
+        _argv(target, event_path, python),
         cwd=ROOT,
         env={**env, ENV_READY_FD: str(write_end)},
         stdin=subprocess.DEVNULL,
@@ -94,6 +98,7 @@ def measure(
     discard_first: bool = True,
     extra: Mapping[str, tuple[str, Mapping[str, str]]] | None = None,
     targets: Sequence[str] = TARGETS,
+    python: str | None = None,
 ) -> dict[str, Any]:
     """Median cold start per target; round 0 only warms caches when `discard_first`.
 
@@ -106,7 +111,7 @@ def measure(
     for round_number in range(first, runs + 1):
         shift = round_number % len(plan)
         for label, target, target_env in plan[shift:] + plan[:shift]:
-            report = spawn_once(target, target_env, event_path, timeout=60.0)
+            report = spawn_once(target, target_env, event_path, timeout=60.0, python=python)
             if target != "boto3" and report.get("status_code") != 200:
                 raise RuntimeError(f"cold start of {label} answered {report.get('status_code')}")
             if round_number > 0:
@@ -125,6 +130,30 @@ def measure(
                 statistics.median(r["first_invoke_ms"] for r in reports), 1
             )
         result[label] = entry
+    return result
+
+
+def measure_shipped(
+    env: Mapping[str, str], event_path: Path, runs: int, twin: Mapping[str, Any]
+) -> dict[str, Any]:
+    """As shipped: ours from the read-only twin asset (Lambda-like env) against a bare
+    `import boto3` from the twin's runtime folder, same interpreter, interleaved."""
+    from bench.common import lambda_like_environment  # noqa: PLC0415
+    from bench.shipped import child_environment  # noqa: PLC0415
+
+    shipped_env = child_environment(lambda_like_environment(env), twin)
+    shipped_env["LAMBDA_TASK_ROOT"] = twin["task"]
+    result = measure(
+        shipped_env,
+        event_path,
+        runs,
+        targets=("ours", "boto3"),
+        python=twin["interpreter"],
+    )
+    result["ratio_ours_vs_import_boto3"] = round(
+        result["ours"]["median_ms"] / result["boto3"]["median_ms"], 2
+    )
+    result["python"] = twin["python"]
     return result
 
 
