@@ -12,11 +12,9 @@ import json
 import os
 import re
 import select
-import shutil
 import statistics
 import subprocess
 import sys
-import sysconfig
 import time
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
@@ -38,7 +36,11 @@ def _argv(target: str, event_path: Path, python: str | None = None) -> list[str]
         )
     else:
         code = f"from bench.cold_child import main; main({target!r}, {str(event_path)!r})"
-    return [python or sys.executable, "-c", code]
+    if python is None:
+        return [sys.executable, "-c", code]
+    # A bare interpreter for the twin: -S keeps this machine's site-packages and .pth hooks
+    # (one imports certifi, ~35 ms) out of both ours and import boto3, as on Lambda.
+    return [python, "-S", "-c", code]
 
 
 def spawn_once(
@@ -138,11 +140,9 @@ def measure_shipped(
 ) -> dict[str, Any]:
     """As shipped: ours from the read-only twin asset (Lambda-like env) against a bare
     `import boto3` from the twin's runtime folder, same interpreter, interleaved."""
-    from bench.common import lambda_like_environment  # noqa: PLC0415
-    from bench.shipped import child_environment  # noqa: PLC0415
+    from bench.shipped import shipped_environment  # noqa: PLC0415
 
-    shipped_env = child_environment(lambda_like_environment(env), twin)
-    shipped_env["LAMBDA_TASK_ROOT"] = twin["task"]
+    shipped_env = shipped_environment(env, twin)
     result = measure(
         shipped_env,
         event_path,
@@ -157,40 +157,16 @@ def measure_shipped(
     return result
 
 
-# What the Lambda Python runtime brings, with its bytecode (the asset ships none).
-RUNTIME_PACKAGES: Final = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "six")
-
-
-def runtime_only_cache(full: Path, dest: Path) -> Path:
-    """A bytecode-cache prefix holding only what Lambda has compiled: stdlib and boto3 & co.
-
-    `full` is a PYTHONPYCACHEPREFIX tree written by earlier runs (it mirrors absolute
-    source paths); the copy keeps the standard library and RUNTIME_PACKAGES, so that
-    everything bundled in our asset (pydantic, Powertools, urllib3, ...) and our own
-    code are compiled from source, as they are on every Lambda cold start.
-    """
-    paths = sysconfig.get_paths()
-    stdlib, purelib = Path(paths["stdlib"]), Path(paths["purelib"])
-    shutil.rmtree(dest, ignore_errors=True)
-    dest.mkdir(parents=True)
-    for cached in full.rglob("*.pyc"):
-        original = Path("/") / cached.relative_to(full)
-        if original.is_relative_to(purelib):
-            top = original.relative_to(purelib).parts[0]
-            keep = top in RUNTIME_PACKAGES or top.startswith("six.")
-        else:
-            keep = original.is_relative_to(stdlib)
-        if keep:
-            target = dest / cached.relative_to(full)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(cached, target)
-    return dest
-
-
-def import_time(env: Mapping[str, str], top: int = 10) -> dict[str, Any]:
+def import_time(env: Mapping[str, str], top: int = 10, python: str | None = None) -> dict[str, Any]:
     """`python -X importtime` of our handler: top modules by cumulative time, and by package."""
     completed = subprocess.run(
-        [sys.executable, "-X", "importtime", "-c", "import telephone_status.handler"],
+        [
+            *([sys.executable] if python is None else [python, "-S"]),
+            "-X",
+            "importtime",
+            "-c",
+            "import telephone_status.handler",
+        ],
         cwd=ROOT,
         env=dict(env),
         capture_output=True,

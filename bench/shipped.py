@@ -140,6 +140,15 @@ def child_environment(env: Mapping[str, str], twin: Mapping[str, Any]) -> dict[s
     }
 
 
+def shipped_environment(env: Mapping[str, str], twin: Mapping[str, Any]) -> dict[str, str]:
+    """Lambda-like (what Powertools reads inside Lambda), running the twin."""
+    from bench.common import lambda_like_environment  # noqa: PLC0415
+
+    shipped = child_environment(lambda_like_environment(env), twin)
+    shipped["LAMBDA_TASK_ROOT"] = twin["task"]
+    return shipped
+
+
 # Kept for a standalone run (runtime comparison): a report of the cold start of one
 # interpreter's twin, ours against `import boto3` from the twin's runtime folder.
 def main(argv: list[str] | None = None) -> int:
