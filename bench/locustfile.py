@@ -18,6 +18,7 @@ from urllib.parse import urlencode
 import gevent  # type: ignore[import-untyped]
 from locust import HttpUser, constant, task
 from locust.exception import StopUser
+from locust.stats import CSV_STATS_INTERVAL_SEC
 
 from local.lambda_runtime import API_PATH
 from local.sandbox import PIN, VENDOR_REFERENCE, status_reference
@@ -47,9 +48,10 @@ class ApiClient(HttpUser):
                     response.failure(f"HTTP {response.status_code}, expected {expected}")
         finally:
             if next(_answered) == REQUEST_LIMIT:
-                # The last answer is in: end the run (from its own greenlet, since quitting
-                # stops every user, this one included).
-                gevent.spawn(self.environment.runner.quit)
+                # The last answer is in: end the run, from its own greenlet (quitting stops
+                # every user, this one included), after Locust's CSV writer, which writes
+                # every CSV_STATS_INTERVAL_SEC and not at quit, has written the final totals.
+                gevent.spawn_later(CSV_STATS_INTERVAL_SEC + 0.5, self.environment.runner.quit)
 
     @task(10)
     def status_only(self) -> None:
