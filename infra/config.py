@@ -137,7 +137,7 @@ class EnvironmentConfig(_Model):
     alarms: AlarmThresholds = AlarmThresholds()
     # Lambda SnapStart on a published version behind a `live` alias. Off unless chosen: it adds
     # snapshot cache and restore charges (README "SnapStart trade-off").
-    snap_start: bool = False
+    snap_start: Annotated[bool, Field(strict=True)] = False
 
     @field_validator("name")
     @classmethod

@@ -104,3 +104,15 @@ def test_create_app_rejects_an_unknown_environment_before_building_anything() ->
         create_app(extra_context={"env": "staging"})
     with pytest.raises(ConfigurationError, match="No environment chosen"):
         create_app()
+
+
+def test_snap_start_is_off_unless_an_environment_chooses_it(context: dict[str, Any]) -> None:
+    del context["environments"]["dev"]["snapStart"]
+    assert load_environment(context, "dev").snap_start is False  # it costs money: opt-in
+    assert load_environment(with_dev_setting(context, "snapStart", True), "dev").snap_start
+
+
+@pytest.mark.parametrize("value", ["yes", 2, None])
+def test_snap_start_must_be_a_boolean(context: dict[str, Any], value: object) -> None:
+    with pytest.raises(ConfigurationError, match="snapStart"):
+        load_environment(with_dev_setting(context, "snapStart", value), "dev")
