@@ -25,7 +25,7 @@ help:
 	@echo "make run    - run the API locally on http://127.0.0.1:3000 (sandbox + AWS emulator)"
 	@echo "make test   - lint, type-check and run every test"
 	@echo "make synth  - synthesise every environment into cdk.out/"
-	@echo "make load   - bounded load run against the local server (prints figures)"
+	@echo "make load   - bounded Locust run against the local server (figures, CSV, HTML report)"
 	@echo "make bench  - benchmark against the vendor-style baseline (prints figures)"
 
 $(UV):
@@ -66,13 +66,16 @@ synth: $(STAMP) $(CHECKOV)
 	$(VENV)/bin/cfn-lint cdk.out/TelephoneStatus-*.template.json
 	$(CHECKOV) --config-file .checkov.yaml --directory cdk.out
 
-# bench: our function against a vendor-style baseline, all on 127.0.0.1 (bench/run.py).
-# Prints the table, writes bench/results.json and bench/RESULTS.md; under 5 minutes.
+# bench: our function against a vendor-style baseline, all on 127.0.0.1 (bench/run.py), and
+# the cold start as shipped (an x86_64 twin of the asset, built by infra/bundling.py for the
+# interpreter at hand, read-only). Prints the table and the targets, writes bench/results.json
+# and bench/RESULTS.md (before/after beside bench/results-v1.json); under 5 minutes.
 bench: $(STAMP)
 	$(PY) -m bench.run
 
-# load: a bounded load run (3000 requests at concurrency 8, 60 s cap) against the local
-# server with moto and the sandbox (bench/load.py). Prints figures; not a test.
+# load: a bounded Locust run, headless (8 users, 3000 requests, 60 s cap), against the local
+# server with moto and the sandbox, all on 127.0.0.1 (bench/load.py, bench/locustfile.py).
+# Prints figures and targets; Locust's CSV and HTML report go to bench/. Not a test.
 load: $(STAMP)
 	$(PY) -m bench.load
 

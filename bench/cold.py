@@ -12,11 +12,9 @@ import json
 import os
 import re
 import select
-import shutil
 import statistics
 import subprocess
 import sys
-import sysconfig
 import time
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
@@ -29,7 +27,7 @@ TARGETS: Final = ("ours", "baseline", "boto3")
 _IMPORTTIME: Final = re.compile(r"import time:\s+(\d+) \|\s+(\d+) \| (\s*)(\S+)")
 
 
-def _argv(target: str, event_path: Path) -> list[str]:
+def _argv(target: str, event_path: Path, python: str | None = None) -> list[str]:
     if target == "boto3":
         code = (
             "import os, time; t = time.perf_counter(); import boto3; "
@@ -38,17 +36,25 @@ def _argv(target: str, event_path: Path) -> list[str]:
         )
     else:
         code = f"from bench.cold_child import main; main({target!r}, {str(event_path)!r})"
-    return [sys.executable, "-c", code]
+    if python is None:
+        return [sys.executable, "-c", code]
+    # A bare interpreter for the twin: -S keeps this machine's site-packages and .pth hooks
+    # (one imports certifi, ~35 ms) out of both ours and import boto3, as on Lambda.
+    return [python, "-S", "-c", code]
 
 
 def spawn_once(
-    target: str, env: Mapping[str, str], event_path: Path, timeout: float
+    target: str,
+    env: Mapping[str, str],
+    event_path: Path,
+    timeout: float,
+    python: str | None = None,
 ) -> dict[str, Any]:
     """One fresh interpreter; wall time from spawn to its report, plus what it reported."""
     read_end, write_end = os.pipe()
     started = time.perf_counter()
     process = subprocess.Popen(
-        _argv(target, event_path),
+        _argv(target, event_path, python),
         cwd=ROOT,
         env={**env, ENV_READY_FD: str(write_end)},
         stdin=subprocess.DEVNULL,
@@ -94,6 +100,7 @@ def measure(
     discard_first: bool = True,
     extra: Mapping[str, tuple[str, Mapping[str, str]]] | None = None,
     targets: Sequence[str] = TARGETS,
+    python: str | None = None,
 ) -> dict[str, Any]:
     """Median cold start per target; round 0 only warms caches when `discard_first`.
 
@@ -106,7 +113,7 @@ def measure(
     for round_number in range(first, runs + 1):
         shift = round_number % len(plan)
         for label, target, target_env in plan[shift:] + plan[:shift]:
-            report = spawn_once(target, target_env, event_path, timeout=60.0)
+            report = spawn_once(target, target_env, event_path, timeout=60.0, python=python)
             if target != "boto3" and report.get("status_code") != 200:
                 raise RuntimeError(f"cold start of {label} answered {report.get('status_code')}")
             if round_number > 0:
@@ -128,40 +135,38 @@ def measure(
     return result
 
 
-# What the Lambda Python runtime brings, with its bytecode (the asset ships none).
-RUNTIME_PACKAGES: Final = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "six")
+def measure_shipped(
+    env: Mapping[str, str], event_path: Path, runs: int, twin: Mapping[str, Any]
+) -> dict[str, Any]:
+    """As shipped: ours from the read-only twin asset (Lambda-like env) against a bare
+    `import boto3` from the twin's runtime folder, same interpreter, interleaved."""
+    from bench.shipped import shipped_environment  # noqa: PLC0415
+
+    shipped_env = shipped_environment(env, twin)
+    result = measure(
+        shipped_env,
+        event_path,
+        runs,
+        targets=("ours", "boto3"),
+        python=twin["interpreter"],
+    )
+    result["ratio_ours_vs_import_boto3"] = round(
+        result["ours"]["median_ms"] / result["boto3"]["median_ms"], 2
+    )
+    result["python"] = twin["python"]
+    return result
 
 
-def runtime_only_cache(full: Path, dest: Path) -> Path:
-    """A bytecode-cache prefix holding only what Lambda has compiled: stdlib and boto3 & co.
-
-    `full` is a PYTHONPYCACHEPREFIX tree written by earlier runs (it mirrors absolute
-    source paths); the copy keeps the standard library and RUNTIME_PACKAGES, so that
-    everything bundled in our asset (pydantic, Powertools, urllib3, ...) and our own
-    code are compiled from source, as they are on every Lambda cold start.
-    """
-    paths = sysconfig.get_paths()
-    stdlib, purelib = Path(paths["stdlib"]), Path(paths["purelib"])
-    shutil.rmtree(dest, ignore_errors=True)
-    dest.mkdir(parents=True)
-    for cached in full.rglob("*.pyc"):
-        original = Path("/") / cached.relative_to(full)
-        if original.is_relative_to(purelib):
-            top = original.relative_to(purelib).parts[0]
-            keep = top in RUNTIME_PACKAGES or top.startswith("six.")
-        else:
-            keep = original.is_relative_to(stdlib)
-        if keep:
-            target = dest / cached.relative_to(full)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(cached, target)
-    return dest
-
-
-def import_time(env: Mapping[str, str], top: int = 10) -> dict[str, Any]:
+def import_time(env: Mapping[str, str], top: int = 10, python: str | None = None) -> dict[str, Any]:
     """`python -X importtime` of our handler: top modules by cumulative time, and by package."""
     completed = subprocess.run(
-        [sys.executable, "-X", "importtime", "-c", "import telephone_status.handler"],
+        [
+            *([sys.executable] if python is None else [python, "-S"]),
+            "-X",
+            "importtime",
+            "-c",
+            "import telephone_status.handler",
+        ],
         cwd=ROOT,
         env=dict(env),
         capture_output=True,

@@ -74,11 +74,10 @@ def function_environment(
 
 
 def lambda_like_environment(env: Mapping[str, str]) -> dict[str, str]:
-    """`env` as inside Lambda, for Powertools and the X-Ray SDK: Tracer is on there.
+    """`env` as inside Lambda, for what Powertools and botocore read there.
 
-    LAMBDA_TASK_ROOT makes Powertools enable Tracer (and patch botocore and
-    http.client) and makes the X-Ray SDK use its local sampler; segments go
-    by UDP to AWS_XRAY_DAEMON_ADDRESS, where nothing listens.
+    LAMBDA_TASK_ROOT and the function name are what Powertools checks to know it is
+    inside Lambda; the trace header is what Logger reads for `xray_trace_id`.
     """
     return {
         **env,

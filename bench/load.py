@@ -1,23 +1,22 @@
-"""`make load`: a bounded load run against the local API server. Prints figures; not a test.
+"""`make load`: a bounded Locust run against the local API server. Prints figures; not a test.
 
-Starts, like `make run` (local/dev.py, whose helpers it reuses): moto in a
-subprocess, the ProxStop sandbox and the local API server on free ports in
-this process, with the function configured through its real environment
-variables. Then sends a fixed mix of requests from N client threads:
+Starts, like `make run` (local/dev.py, whose helpers it reuses): moto in a subprocess, the
+ProxStop sandbox and the local API server on free ports of 127.0.0.1, in this process, with
+the function configured through its real environment variables. After a short warm-up, Locust
+runs headless in a subprocess (bench/locustfile.py) against that server, bounded three ways:
+users (--users), requests (--requests) and time (--max-seconds). Its scenarios:
 
 - GET status-only lookups over many status reference ids (and the vendor's);
 - POST JSON and POST form PIN checks over 101 reference ids, right and wrong PINs
   (MAX_CODE_ATTEMPTS is raised to its maximum, 1000, so no id reaches it);
-- lookups of unknown reference ids (404 UNKNOWN_REFERENCE).
+- bad input: unknown reference ids (404) and malformed requests (400).
 
-It stops by itself after --requests requests or --max-seconds, whichever
-comes first, and reports requests/s, latency percentiles, counts by status,
-unexpected outcomes (anything but 200, 404 and 429, or a transport error) and
-the growth of this process's resident memory between the end of the warm-up
-and the end of the run. The handler runs in this process (as one Lambda
-execution environment: the local server invokes it one request at a time),
-so this process's RSS is the handler's, plus the sandbox's and the client's
-small, constant share.
+Locust writes its CSV files (bench/load_*.csv) and its HTML report with charts
+(bench/load-report.html). This prints requests/s, latency percentiles, counts per scenario,
+unexpected outcomes (a status other than the one the scenario expects, or a transport error)
+and the growth of this process's resident memory (the handler's: the local server invokes it
+one request at a time, as one Lambda execution environment) between the end of the warm-up and
+the end of the run.
 
 Targets: zero unexpected outcomes; memory growth under 10 MB.
 """
@@ -26,16 +25,20 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import csv
 import gc
 import json
+import math
 import os
 import resource
+import subprocess
 import sys
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import IO, Final
 from urllib.parse import urlencode
 
@@ -52,6 +55,8 @@ from local.sandbox import (
 from local.server import serve
 
 EXPECTED_STATUSES: Final = frozenset({200, 404, 429})
+ROOT: Final = Path(__file__).resolve().parents[1]
+_PROXY_VARIABLES: Final = ("http_proxy", "https_proxy", "all_proxy")
 MEMORY_TARGET_MB: Final = 10.0
 BATCH: Final = 250
 MAX_CODE_ATTEMPTS: Final = "1000"  # the highest the function's settings accept
@@ -212,67 +217,115 @@ def local_api(upstream_format: str) -> Iterator[tuple[str, SandboxServer]]:
             api.stop()
 
 
+LOCUSTFILE: Final = Path(__file__).with_name("locustfile.py")
+CSV_PREFIX: Final = Path(__file__).with_name("load")
+HTML_REPORT: Final = Path(__file__).with_name("load-report.html")
+
+
+def run_locust(base_url: str, users: int, requests: int, max_seconds: float) -> None:
+    """Locust, headless, in its own process (it monkey-patches the standard library)."""
+    if not base_url.startswith("http://127.0.0.1:"):
+        raise SystemExit(f"make load only targets loopback, not {base_url}")
+    env = {k: v for k, v in os.environ.items() if k.lower() not in _PROXY_VARIABLES}
+    env.update(
+        {
+            "NO_PROXY": "127.0.0.1,localhost",
+            "no_proxy": "127.0.0.1,localhost",
+            "LOAD_REQUESTS": str(requests),
+            "PYTHONPATH": str(ROOT),
+        }
+    )
+    command = [
+        sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless",
+        "--host", base_url, "--users", str(users), "--spawn-rate", str(users),
+        "--run-time", f"{max(1, math.ceil(max_seconds))}s", "--stop-timeout", "5",
+        "--csv", str(CSV_PREFIX), "--html", str(HTML_REPORT), "--only-summary",
+        "--loglevel", "WARNING", "--exit-code-on-error", "0",
+    ]  # fmt: skip
+    completed = subprocess.run(
+        command,
+        check=False,
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=max_seconds + 120,
+    )
+    if completed.returncode != 0:
+        raise SystemExit(f"locust failed ({completed.returncode}):\n{completed.stderr[-2000:]}")
+
+
+def read_locust_stats() -> tuple[dict[str, dict[str, str]], list[dict[str, str]]]:
+    """Locust's per-scenario rows (with "Aggregated") and its failures, from its CSV files."""
+    with open(f"{CSV_PREFIX}_stats.csv", encoding="utf-8", newline="") as handle:
+        rows = {row["Name"]: row for row in csv.DictReader(handle)}
+    with open(f"{CSV_PREFIX}_failures.csv", encoding="utf-8", newline="") as handle:
+        failures = list(csv.DictReader(handle))
+    return rows, failures
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0] if __doc__ else None)
     parser.add_argument("--requests", type=int, default=3000, help="requests to send (3000)")
-    parser.add_argument("--concurrency", type=int, default=8, help="client threads (8)")
+    parser.add_argument("--users", type=int, default=8, help="concurrent Locust users (8)")
     parser.add_argument("--max-seconds", type=float, default=60.0, help="time cap (60)")
     parser.add_argument("--warmup", type=int, default=300, help="warm-up requests (300)")
     parser.add_argument("--format", choices=("json", "xml"), default="json", help="upstream")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     args = parser.parse_args(argv)
-    if args.requests < 1 or args.concurrency < 1 or args.max_seconds <= 0:
-        parser.error("--requests, --concurrency and --max-seconds must be positive")
+    if args.requests < 1 or args.users < 1 or args.max_seconds <= 0:
+        parser.error("--requests, --users and --max-seconds must be positive")
 
     print("Starting moto, the ProxStop sandbox and the local API server...", flush=True)
     with local_api(args.format) as (base_url, sandbox), function_stdout_to_devnull() as out:
         # The sandbox journals every upstream request (for tests); clearing it keeps the
         # sandbox's memory flat, so that the RSS figures are the handler's and the server's.
         forget = sandbox.reset
-        warm, _ = run_load(base_url, args.warmup, args.concurrency, args.max_seconds, forget)
+        warm, _ = run_load(base_url, args.warmup, args.users, args.max_seconds, forget)
         forget()
         rss_start = rss_mib()
-        tally, elapsed = run_load(
-            base_url, args.requests, args.concurrency, args.max_seconds, forget
-        )
+        started = time.monotonic()
+        # The sandbox is reset between runs only: Locust's run is a few thousand requests.
+        run_locust(base_url, args.users, args.requests, args.max_seconds)
+        elapsed = time.monotonic() - started
         forget()
         rss_end = rss_mib()
     warm_unexpected = sum(warm.unexpected.values())
-
-    latencies = sorted(tally.latencies_ms)
-    done = len(latencies)
-    unexpected = sum(tally.unexpected.values())
+    rows, failures = read_locust_stats()
+    total = rows["Aggregated"]
+    done = int(total["Request Count"])
+    unexpected = int(total["Failure Count"])
     growth = rss_end - rss_start
     growth_mb = growth * 1.048576
-    capped = done < args.requests
-    met = unexpected == 0 and warm_unexpected == 0 and growth_mb < MEMORY_TARGET_MB
+    met = unexpected == 0 and warm_unexpected == 0 and growth_mb < MEMORY_TARGET_MB and done > 0
 
     lines = [
         "",
-        f"Load run against {base_url}{API_PATH}",
+        f"Locust load run against {base_url}{API_PATH}",
         f"  server            local/server.py in this process (one execution environment),"
         f" upstream format {args.format}",
-        "  mix               50% GET status-only (130 ids), 40% POST PIN checks (JSON 3:1 form,"
-        " 101 ids), 10% unknown ids",
+        "  mix               50% GET status-only, 40% POST PIN checks (JSON 3:1 form),"
+        " 10% bad input (unknown ids 404, malformed 400)",
         f"  warm-up           {args.warmup} requests ({warm_unexpected} unexpected)",
-        f"  requests          {done} of {args.requests} at concurrency {args.concurrency}"
-        f" in {elapsed:.2f} s"
-        + (f"  (stopped by the {args.max_seconds:g} s cap)" if capped else ""),
-        f"  throughput        {done / elapsed:.1f} requests/s",
-        f"  latency (ms)      p50 {percentile(latencies, 0.50):.1f}"
-        f"   p90 {percentile(latencies, 0.90):.1f}"
-        f"   p99 {percentile(latencies, 0.99):.1f}"
-        f"   max {latencies[-1] if latencies else float('nan'):.1f}",
-        "  status codes      "
-        + "   ".join(f"{status}: {count}" for status, count in sorted(tally.statuses.items())),
+        f"  requests          {done} recorded (bound {args.requests}), {args.users} users,"
+        f" cap {args.max_seconds:g} s (whole Locust run {elapsed:.1f} s)",
+        f"  throughput        {float(total['Requests/s']):.1f} requests/s",
+        f"  latency (ms)      p50 {total['50%']}   p90 {total['90%']}   p99 {total['99%']}"
+        f"   max {float(total['Max Response Time']):.0f}",
+    ]
+    for name, row in rows.items():
+        if name != "Aggregated":
+            lines.append(
+                f"    {name:<26} {row['Request Count']:>6} requests, {row['Failure Count']}"
+                f" unexpected, p50 {row['50%']} ms, p99 {row['99%']} ms"
+            )
+    lines += [
         f"  unexpected        {unexpected}   (target: 0)"
-        + (
-            "   " + ", ".join(f"{kind} x{count}" for kind, count in tally.unexpected.most_common())
-            if unexpected
-            else ""
-        ),
+        + "".join(f"\n    {f['Name']}: {f['Error']} x{f['Occurrences']}" for f in failures),
         f"  memory (VmRSS)    {rss_start:.1f} MiB after warm-up -> {rss_end:.1f} MiB at the end:"
         f" {growth:+.2f} MiB ({growth_mb:+.2f} MB)   (target: < {MEMORY_TARGET_MB:g} MB)",
+        f"  report            {os.path.relpath(HTML_REPORT, ROOT)},"
+        f" {os.path.relpath(CSV_PREFIX, ROOT)}_*.csv",
         f"  targets           {'met' if met else 'MISSED'}",
     ]
     print("\n".join(lines), file=out, flush=True)

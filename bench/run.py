@@ -8,13 +8,14 @@ front of moto. Then measures, each part in fresh worker processes whose stdout
 1. warm path: interleaved A/B invocations of our handler and bench/baseline.py,
    with bare round trips to the same servers measured in the same iterations;
 2. cold start: fresh interpreter -> import -> first response, plus `import boto3`;
+   as shipped (bench/shipped.py: an x86_64 twin of the asset, read-only, its own bytecode);
    and `python -X importtime` of our handler;
 3. resources: Secrets Manager calls and upstream TCP connections per 1,000
    invocations, counted at the servers; peak RSS;
 4. package: the zipped size of the synthesised Lambda asset.
 
-Tracer is on in the code but Powertools disables it outside Lambda (no
-LAMBDA_TASK_ROOT), as it would be without an X-Ray daemon; it is left that way.
+The function has no X-Ray SDK (Lambda's active tracing records its segments), so the
+Lambda-like runs differ only by the variables Powertools reads inside Lambda.
 
 Prints a table, writes bench/results.json and bench/RESULTS.md.
 """
@@ -35,7 +36,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
-from bench import cold, package
+from bench import cold, package, shipped
 from bench.common import (
     BENCH_DIR,
     FUNCTIONS_DIR,
@@ -46,7 +47,7 @@ from bench.common import (
     summarise,
     write_json,
 )
-from bench.report import evaluate, render_markdown, render_text
+from bench.report import BEFORE_FILE, evaluate, render_markdown, render_text
 from bench.servers import SandboxProcess, start_bench_moto
 from local.aws_proxy import GET_SECRET_VALUE, UPDATE_ITEM, AwsProxy
 
@@ -236,8 +237,8 @@ def resources_part(
     return result
 
 
-def cold_part(env: dict[str, str], runs: int, nocache_runs: int) -> dict[str, Any]:
-    """Cold starts with bytecode caches (written once to a private prefix) and without any."""
+def cold_part(env: dict[str, str], runs: int) -> dict[str, Any]:
+    """Cold starts with bytecode caches (written once to a private prefix), and as shipped."""
     event_path = WORK_DIR / "cold-event.json"
     write_json(event_path, build_event(0))  # a status-only GET, like most first calls
     cached_env = {
@@ -258,30 +259,16 @@ def cold_part(env: dict[str, str], runs: int, nocache_runs: int) -> dict[str, An
         result[f"ratio_{target}_vs_import_boto3"] = round(
             result[target]["median_ms"] / result["boto3"]["median_ms"], 2
         )
-    if nocache_runs > 0:
-        log(
-            f"cold start: {nocache_runs} rounds as deployed: our bundled packages without "
-            "bytecode, stdlib and the runtime's boto3 compiled"
-        )
-        prefix = cold.runtime_only_cache(WORK_DIR / "pycache", WORK_DIR / "pycache-runtime")
-        deployed_env = {**env, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPYCACHEPREFIX": str(prefix)}
-        deployed = cold.measure(
-            deployed_env,
-            event_path,
-            nocache_runs,
-            discard_first=False,
-            extra={"ours_lambda_like": ("ours", lambda_like_environment(deployed_env))},
-            targets=("ours",),
-        )
-        # The reference stays the runtime's own boto3, which Lambda ships compiled.
-        for target in ("ours", "ours_lambda_like"):
-            deployed[f"ratio_{target}_vs_import_boto3"] = round(
-                deployed[target]["median_ms"] / result["boto3"]["median_ms"], 2
-            )
-        result["as_deployed_no_bundled_bytecode"] = deployed
+    log("cold start as shipped: building the x86_64 twin of the asset (infra/bundling.py)")
+    twin = shipped.build_twin(sys.executable, WORK_DIR / "twin")
+    log(f"cold start as shipped: {runs} rounds (+1 discarded) of ours and import boto3")
+    result["as_shipped"] = {"twin": twin, **cold.measure_shipped(env, event_path, runs, twin)}
     log("cold start: python -X importtime of our handler")
     result["importtime"] = cold.import_time(cached_env)
     result["importtime_lambda_like"] = cold.import_time(lambda_like_environment(cached_env))
+    result["importtime_as_shipped"] = cold.import_time(
+        shipped.shipped_environment(env, twin), python=twin["interpreter"]
+    )
     return result
 
 
@@ -302,12 +289,6 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         help="extra warm run of ours in a Lambda-like env, Tracer on (0: skip)",
     )
     parser.add_argument("--cold-runs", type=int, default=10, help="cold starts per target")
-    parser.add_argument(
-        "--cold-nocache-runs",
-        type=int,
-        default=3,
-        help="cold starts with the bundled packages uncompiled, as deployed (0: skip)",
-    )
     parser.add_argument("--resource-invocations", type=int, default=1000)
     parser.add_argument("--only", default=",".join(PARTS), help=f"subset of {','.join(PARTS)}")
     parser.add_argument(
@@ -345,7 +326,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "functions_dir": os.path.relpath(args.functions_dir.resolve(), BENCH_DIR.parent),
         "settings": {
             "logger_metrics_validation": "on (stdout to /dev/null)",
-            "tracer": "on in code; disabled by Powertools outside Lambda (no LAMBDA_TASK_ROOT)",
+            "tracing": "Lambda active tracing only; no X-Ray SDK in the function",
             "upstream_format": "json (ours); xml (baseline, like the samples)",
             "sandbox": "local/sandbox.py in its own process (bench/sandbox_proc.py)",
         },
@@ -381,7 +362,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     env_for, proxy, sandbox_url, args.resource_invocations
                 )
             if "cold" in parts:
-                results["cold"] = cold_part(direct, args.cold_runs, args.cold_nocache_runs)
+                results["cold"] = cold_part(direct, args.cold_runs)
     finally:
         for server in (proxy, sandbox, moto):
             if server is not None:
@@ -392,10 +373,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     results["load_average_at_end"] = [round(value, 2) for value in os.getloadavg()]
     results["checks"] = evaluate(results)
     results["duration_s"] = round(time.monotonic() - started)
-    print(render_text(results))
+    before_path = BENCH_DIR / BEFORE_FILE
+    before = json.loads(before_path.read_text(encoding="utf-8")) if before_path.is_file() else None
+    print(render_text(results, before))
     write_json(out, results)
     if out == BENCH_DIR / "results.json":
-        (BENCH_DIR / "RESULTS.md").write_text(render_markdown(results), encoding="utf-8")
+        (BENCH_DIR / "RESULTS.md").write_text(render_markdown(results, before), encoding="utf-8")
     log(f"wrote {os.path.relpath(out, BENCH_DIR.parent)} in {results['duration_s']} s total")
     return 0
 

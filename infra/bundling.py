@@ -9,10 +9,11 @@ of requirements.txt and the target, so repeated synths (tests, ``make synth``, `
 copy a ready directory instead of resolving and unpacking wheels again.
 
 Lambda's ``/var/task`` is read-only, so a bundle without bytecode is compiled on every cold
-start. When a CPython of the runtime's exact version is available (found by uv, or installed
-by it if ``UV_PYTHON_DOWNLOADS`` allows), the finished bundle is compiled with
-``--invalidation-mode unchecked-hash``; otherwise that step is skipped with one warning line.
-Compilation happens in the output directory only, never in the dependency cache.
+start (about 1.5 s here). The finished bundle is therefore always compiled by a CPython of the
+runtime's exact minor version (``--invalidation-mode unchecked-hash``), and every module must
+end up with its ``.pyc``; if no such interpreter is found (``find_target_python``: pyenv's
+versions, uv, PATH), bundling raises BundlingError, which fails the synth with a message saying
+how to get one. Compilation happens in the output directory only, never in the dependency cache.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ BUNDLE_EXCLUDES = (*SOURCE_EXCLUDES, "requirements.txt")
 # Bumped when the way dependencies are installed changes, so old cache entries are ignored.
 _CACHE_FORMAT = "1"
 
-# Bounds on the optional bytecode step, so that it can never hang a synth.
+# Bounds on the bytecode step, so that it can never hang a synth.
 PYTHON_INSTALL_TIMEOUT_SECONDS = 120
 COMPILE_TIMEOUT_SECONDS = 300
 
@@ -153,8 +154,8 @@ def bundle_into(
     cache_dir: Path = DEPENDENCY_CACHE_DIR,
     find_python: PythonFinder | None = None,
 ) -> bool:
-    """Fill ``output_dir`` with the dependencies, the source tree and, if a CPython of the
-    target version is found, their bytecode; False if no installer."""
+    """Fill ``output_dir`` with the dependencies, the source tree and their bytecode for the
+    target CPython; False if there is no installer (CDK then falls back to Docker)."""
     dependencies = install_dependencies(requirements, target, cache_dir)
     if dependencies is None:
         return False
@@ -166,7 +167,45 @@ def bundle_into(
     return True
 
 
-# --- Optional bytecode precompilation ------------------------------------------------------
+# --- Bytecode precompilation (required) ---------------------------------------------------
+
+# An explicit interpreter for the runtime's version wins over discovery (any path).
+BUNDLE_PYTHON_VARIABLE = "BUNDLE_PYTHON"
+_VERSION_PROBE = "import sys; print(sys.implementation.name, '%d.%d' % sys.version_info[:2])"
+
+
+def how_to_get_python(version: str) -> str:
+    return (
+        f"The Lambda asset must carry bytecode compiled by CPython {version} (the runtime's "
+        f"version; /var/task is read-only, so without it every cold start compiles the bundle). "
+        f"Get that interpreter with one of: `pyenv install {version}` (found under "
+        f"$PYENV_ROOT/versions or ~/.pyenv/versions), `uv python install {version}`, your OS "
+        f"package (python{version} on PATH), or point {BUNDLE_PYTHON_VARIABLE}=/path/to/python"
+        f"{version} at one."
+    )
+
+
+def _is_cpython(path: str, version: str, run: Runner) -> bool:
+    try:
+        probed = run(
+            [path, "-I", "-c", _VERSION_PROBE],
+            capture_output=True, text=True, check=False, timeout=30,
+        )  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return probed.returncode == 0 and probed.stdout.split() == ["cpython", version]
+
+
+def _pyenv_candidates(version: str, environ: Mapping[str, str]) -> list[str]:
+    # pyenv's shims only work for the selected version, so the versions are read directly;
+    # the newest patch release first.
+    root = Path(environ.get("PYENV_ROOT") or Path.home() / ".pyenv")
+    found: list[tuple[int, str]] = []
+    for executable in (root / "versions").glob(f"{version}.*/bin/python{version}"):
+        patch = executable.parents[1].name.removeprefix(f"{version}.")
+        if patch.isdigit():  # not 3.12.1t, 3.12-dev or a virtualenv's name
+            found.append((int(patch), str(executable)))
+    return [path for _, path in sorted(found, reverse=True)]
 
 
 def find_target_python(
@@ -178,19 +217,24 @@ def find_target_python(
 ) -> str | None:
     """Path of a CPython ``version`` interpreter, or None.
 
-    ``uv python find`` first; then, unless ``UV_PYTHON_DOWNLOADS=never`` (set by the Makefile),
-    one bounded ``uv python install`` attempt. Any failure just means "not found".
+    In order: ``$BUNDLE_PYTHON``; pyenv's versions; ``uv python find``; ``python3.x`` on
+    PATH; then, unless ``UV_PYTHON_DOWNLOADS=never`` (set by the Makefile), one bounded
+    ``uv python install``. Each candidate is run once to check it is CPython ``version``.
     """
     environ = os.environ if environ is None else environ
     uv = _find_uv() if uv is None else uv
-    if uv is None:
-        return shutil.which(f"python{version}")
+    explicit = environ.get(BUNDLE_PYTHON_VARIABLE, "")
+    if explicit:
+        # Set on purpose: the wrong version is an error, not a reason to look elsewhere.
+        return explicit if _is_cpython(explicit, version, run) else None
     request = f"cpython@{version}"
 
-    def find() -> str | None:
+    def uv_find() -> str | None:
+        if uv is None:
+            return None
         try:
             found = run(
-                [uv, "python", "find", request],
+                [uv, "python", "find", "--no-project", request],
                 capture_output=True, text=True, check=False, timeout=30,
             )  # fmt: skip
         except (OSError, subprocess.SubprocessError):
@@ -198,9 +242,17 @@ def find_target_python(
         path = found.stdout.strip()
         return path if found.returncode == 0 and path else None
 
-    path = find()
-    if path is not None or environ.get("UV_PYTHON_DOWNLOADS", "").lower() == "never":
-        return path
+    candidates: list[Callable[[], str | None]] = [
+        *(functools.partial(str, path) for path in _pyenv_candidates(version, environ)),
+        uv_find,
+        functools.partial(shutil.which, f"python{version}"),
+    ]
+    for candidate in candidates:
+        path = candidate()
+        if path and _is_cpython(path, version, run):
+            return path
+    if uv is None or environ.get("UV_PYTHON_DOWNLOADS", "").lower() == "never":
+        return None
     try:
         # --no-bin: do not put python3.x on the operator's PATH as a side effect.
         installed = run(
@@ -209,13 +261,22 @@ def find_target_python(
         )  # fmt: skip
     except (OSError, subprocess.SubprocessError):
         return None
-    return find() if installed.returncode == 0 else None
+    path = uv_find() if installed.returncode == 0 else None
+    return path if path and _is_cpython(path, version, run) else None
 
 
 @functools.cache
 def cached_target_python(version: str) -> str | None:
     # Once per process: a synth bundles several assets and an install attempt can take seconds.
     return find_target_python(version)
+
+
+def require_target_python(version: str) -> str:
+    """The interpreter for ``version``, or BundlingError saying how to get one."""
+    python = cached_target_python(version)
+    if python is None:
+        raise BundlingError(f"No CPython {version} found. {how_to_get_python(version)}")
+    return python
 
 
 def compile_command(python: str, bundle_dir: Path) -> list[str]:
@@ -228,37 +289,45 @@ def compile_command(python: str, bundle_dir: Path) -> list[str]:
     ]  # fmt: skip
 
 
+def modules_without_bytecode(bundle_dir: Path, cache_tag: str) -> list[str]:
+    """Every ``.py`` in the bundle that has no ``__pycache__/<name>.<cache_tag>.pyc``."""
+    return sorted(
+        source.relative_to(bundle_dir).as_posix()
+        for source in bundle_dir.rglob("*.py")
+        if not (source.parent / "__pycache__" / f"{source.stem}.{cache_tag}.pyc").is_file()
+    )
+
+
 def precompile_bytecode(
     bundle_dir: Path,
     target: BundleTarget,
     *,
-    find_python: PythonFinder = find_target_python,
+    find_python: PythonFinder = cached_target_python,
     run: Runner = subprocess.run,
-) -> bool:
-    """Add ``__pycache__/*.cpython-3XX.pyc`` to the bundle if possible; never raises."""
+) -> str:
+    """Add ``__pycache__/*.cpython-3XX.pyc`` for every module of the bundle.
+
+    Returns the interpreter used; raises BundlingError (failing the synth) when there is no
+    CPython of the target version or when any module is left without bytecode.
+    """
     python = find_python(target.python_version)
     if python is None:
-        print(
-            f"bytecode not precompiled: no CPython {target.python_version} found; cold starts "
-            "compile pydantic, Powertools and the handler on every start (~0.7 s)",
-            file=sys.stderr,
+        raise BundlingError(
+            f"No CPython {target.python_version} found. {how_to_get_python(target.python_version)}"
         )
-        return False
     try:
         completed = run(
             compile_command(python, bundle_dir),
             capture_output=True, text=True, check=False, timeout=COMPILE_TIMEOUT_SECONDS,
         )  # fmt: skip
     except (OSError, subprocess.SubprocessError) as error:
-        print(f"bytecode not precompiled: {python} -m compileall failed: {error}", file=sys.stderr)
-        return False
-    if completed.returncode != 0:
-        # Partial success: every file that compiled keeps its .pyc; the rest compile at runtime.
-        last_line = (completed.stdout.strip() or completed.stderr.strip()).splitlines()[-1:]
-        print(
-            f"bytecode partly precompiled: compileall exit {completed.returncode}: "
-            + (last_line[0] if last_line else ""),
-            file=sys.stderr,
+        raise BundlingError(f"{python} -m compileall failed: {error}") from error
+    missing = modules_without_bytecode(bundle_dir, f"cpython-{target.cpython_tag[2:]}")
+    if completed.returncode != 0 or missing:
+        detail = (completed.stdout.strip() or completed.stderr.strip())[-1500:]
+        raise BundlingError(
+            f"Bytecode for CPython {target.python_version} is missing for {len(missing)} "
+            f"module(s) ({', '.join(missing[:5])}); compileall exit {completed.returncode}:\n"
+            f"{detail}"
         )
-        return False
-    return True
+    return python

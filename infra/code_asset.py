@@ -16,7 +16,7 @@ from infra.bundling import (
     SOURCE_EXCLUDES,
     BundleTarget,
     bundle_into,
-    cached_target_python,
+    require_target_python,
 )
 
 
@@ -52,9 +52,11 @@ class LocalPythonBundling:
 def function_code(runtime: lambda_.Runtime) -> lambda_.Code:
     """``functions/`` bundled locally for ``runtime`` on arm64 (Docker only as a fallback)."""
     target = BundleTarget.for_runtime(runtime.name)
-    # Decided before hashing: whether the bundle will carry bytecode is part of the asset's
-    # identity, so a later synth on a machine with CPython 3.x ships a new asset.
-    bytecode = "cpython" if cached_target_python(target.python_version) else "none"
+    # Before hashing, and fatal when missing: an asset without the runtime's bytecode compiles
+    # every module on every cold start (/var/task is read-only). The bytecode format is part
+    # of the asset's identity; the patch release of the compiling interpreter is not.
+    require_target_python(target.python_version)
+    bytecode = f"cpython-{target.python_version}-unchecked-hash"
     requirements_in_asset = REQUIREMENTS_FILE.relative_to(FUNCTIONS_DIR).as_posix()
     return lambda_.Code.from_asset(
         str(FUNCTIONS_DIR),
@@ -71,7 +73,9 @@ def function_code(runtime: lambda_.Runtime) -> lambda_.Code:
                 "-c",
                 f"pip install --no-deps --only-binary=:all: -r {requirements_in_asset}"
                 " -t /asset-output && cp -r . /asset-output/"
-                f" && rm -f /asset-output/{requirements_in_asset}",
+                f" && rm -f /asset-output/{requirements_in_asset}"
+                # The build image's python is the runtime's version: bytecode here too.
+                " && python -m compileall -q --invalidation-mode unchecked-hash /asset-output",
             ],
             local=LocalPythonBundling(
                 source_dir=FUNCTIONS_DIR, requirements=REQUIREMENTS_FILE, target=target

@@ -153,6 +153,9 @@ class EnvironmentConfig(_Model):
     max_code_checks: Annotated[int, Field(ge=1, le=1000)] = 20
     secret_max_age_seconds: Annotated[int, Field(ge=0, le=86_400)] = 300
     alarms: AlarmThresholds = AlarmThresholds()
+    # Lambda SnapStart on a published version behind a `live` alias. Off unless chosen: it adds
+    # snapshot cache and restore charges (README "SnapStart trade-off").
+    snap_start: Annotated[bool, Field(strict=True)] = False
 
     @field_validator("name")
     @classmethod

@@ -41,12 +41,14 @@ class TelephoneStatusStack(cdk.Stack):  # type: ignore[misc]  # aws_cdk is not f
         self.function = TelephoneStatusFunction(
             self, "TelephoneStatus", config=config, secret=self.secret, table=self.attempts
         )
-        self.api = TelephoneStatusApi(self, "Api", config=config, function=self.function.function)
+        # With SnapStart, the alias of the published version (see TelephoneStatusFunction).
+        invocable = self.function.invocable
+        self.api = TelephoneStatusApi(self, "Api", config=config, function=invocable)
         self.monitoring = Monitoring(
             self,
             "Monitoring",
             config=config,
-            function=self.function.function,
+            function=invocable,
             stage=self.api.stage,
         )
 

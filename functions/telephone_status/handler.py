@@ -10,7 +10,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from . import service, web
+from . import service, snapstart, web
 from .errors import (
     ApiError,
     FieldError,
@@ -20,7 +20,7 @@ from .errors import (
     RouteNotFound,
 )
 from .models import ProblemBody, TelephoneStatusRequest, TelephoneStatusResponse
-from .observability import logger, metrics, tracer
+from .observability import logger, metrics
 from .request import parse_request
 
 ROUTE: Final = "/v1/telephone-status"
@@ -47,6 +47,7 @@ _ERROR_RESPONSES[429]["headers"] = {
 _FIELDS_SCHEMA: Final = TelephoneStatusRequest.model_json_schema(by_alias=True)
 
 app = APIGatewayRestResolver(enable_validation=True)
+snapstart.register_hooks()  # no-op unless the runtime has SnapStart's snapshot_restore_py
 
 
 @app.get(
@@ -140,7 +141,6 @@ def _problem(error: ApiError) -> Response[str]:
 @logger.inject_lambda_context(
     correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True
 )
-@tracer.capture_lambda_handler(capture_response=False, capture_error=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     try:

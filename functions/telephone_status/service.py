@@ -7,6 +7,7 @@ store) is built once per execution environment, on the first invocation.
 from __future__ import annotations
 
 import functools
+import time
 from dataclasses import dataclass
 from typing import Final
 
@@ -117,9 +118,12 @@ def check_status(
     key = runtime.keys.current(deadline)
     attempts_remaining = None
     if request.code is not None:
+        started = time.perf_counter()
         attempts_remaining = runtime.limiter.register_check(
             request.reference_id, request.code, key, deadline
         )
+        # For tracing a slow request from its log line (no X-Ray SDK subsegments).
+        logger.append_keys(attemptStoreMs=round((time.perf_counter() - started) * 1000, 1))
     try:
         answer = _ask_upstream(runtime, request, deadline, key)
     except UpstreamError as exc:
@@ -168,6 +172,7 @@ def _exchange(
         key=key, reference_id=request.reference_id, code=request.code, deadline=deadline
     )
     record_upstream_latency(reply.elapsed_ms)
+    logger.append_keys(upstreamMs=round(reply.elapsed_ms, 1))
     if reply.status >= 500 or reply.status == 429:
         raise UpstreamUnavailable(reason=f"upstream HTTP {reply.status}")
     if 300 <= reply.status < 400 or reply.status < 200:

@@ -93,3 +93,21 @@ def ref(logical_id: str) -> dict[str, str]:
 
 def get_att(logical_id: str, attribute: str) -> dict[str, list[str]]:
     return {"Fn::GetAtt": [logical_id, attribute]}
+
+
+def invoked_function_arn(env: SynthesizedEnvironment) -> dict[str, Any]:
+    """What the API invokes: the function, or with SnapStart its ``live`` alias (a Ref of an
+    alias is its ARN)."""
+    if env.config.snap_start:
+        alias_id, _ = env.only("AWS::Lambda::Alias")
+        return ref(alias_id)
+    return get_att(FUNCTION_LOGICAL_ID, "Arn")
+
+
+def function_metric_dimensions(env: SynthesizedEnvironment) -> list[dict[str, Any]]:
+    """The dimensions of the function's own metrics that the alarms watch."""
+    dimensions: list[dict[str, Any]] = [{"Name": "FunctionName", "Value": ref(FUNCTION_LOGICAL_ID)}]
+    if env.config.snap_start:
+        resource = {"Fn::Join": ["", [ref(FUNCTION_LOGICAL_ID), ":live"]]}
+        dimensions.append({"Name": "Resource", "Value": resource})
+    return dimensions

@@ -7,7 +7,12 @@ from typing import Any
 
 import pytest
 
-from tests.infra.infra_synth import FUNCTION_LOGICAL_ID, SynthesizedEnvironment, get_att, ref
+from tests.infra.infra_synth import (
+    SynthesizedEnvironment,
+    get_att,
+    invoked_function_arn,
+    ref,
+)
 
 pytestmark = pytest.mark.xdist_group("infra")
 
@@ -47,7 +52,7 @@ def test_get_and_post_are_lambda_proxy_integrations(env: SynthesizedEnvironment)
         integration = methods[verb]["Integration"]
         assert integration["Type"] == "AWS_PROXY", verb
         assert integration["IntegrationHttpMethod"] == "POST", verb
-        assert get_att(FUNCTION_LOGICAL_ID, "Arn") in integration["Uri"]["Fn::Join"][1], verb
+        assert invoked_function_arn(env) in integration["Uri"]["Fn::Join"][1], verb
         assert "RequestValidatorId" in methods[verb], verb
         assert methods[verb]["ApiKeyRequired"] is env.config.api_key.enabled, verb
 
@@ -57,7 +62,7 @@ def test_api_gateway_may_invoke_the_function_for_each_route(env: SynthesizedEnvi
     assert len(permissions) == 4  # GET, POST, ANY, OPTIONS; no test-invoke permissions
     for permission in permissions:
         assert permission["Properties"]["Principal"] == "apigateway.amazonaws.com"
-        assert permission["Properties"]["FunctionName"] == get_att(FUNCTION_LOGICAL_ID, "Arn")
+        assert permission["Properties"]["FunctionName"] == invoked_function_arn(env)
 
 
 def test_stage_is_named_after_the_environment_and_throttled(env: SynthesizedEnvironment) -> None:

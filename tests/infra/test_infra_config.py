@@ -136,3 +136,15 @@ def test_metrics_namespace_names_the_environment(context: dict[str, Any]) -> Non
     names = known_environment_names(context)
     namespaces = {load_environment(context, name).metrics_namespace for name in names}
     assert len(namespaces) == len(names)
+
+
+def test_snap_start_is_off_unless_an_environment_chooses_it(context: dict[str, Any]) -> None:
+    del context["environments"]["dev"]["snapStart"]
+    assert load_environment(context, "dev").snap_start is False  # it costs money: opt-in
+    assert load_environment(with_dev_setting(context, "snapStart", True), "dev").snap_start
+
+
+@pytest.mark.parametrize("value", ["yes", 2, None])
+def test_snap_start_must_be_a_boolean(context: dict[str, Any], value: object) -> None:
+    with pytest.raises(ConfigurationError, match="snapStart"):
+        load_environment(with_dev_setting(context, "snapStart", value), "dev")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -34,10 +35,11 @@ def test_function_has_a_stable_logical_id_and_is_the_only_one(env: SynthesizedEn
     assert list(env.resources_of_type("AWS::Lambda::Function")) == [FUNCTION_LOGICAL_ID]
 
 
-def test_function_runs_arm64_on_the_newest_python(env: SynthesizedEnvironment) -> None:
+def test_function_runs_arm64_on_the_chosen_python(env: SynthesizedEnvironment) -> None:
     properties = function_properties(env)
     assert properties["Architectures"] == ["arm64"]
-    assert properties["Runtime"] == "python3.14"
+    # Chosen by cold-start figures (README "Runtime choice"); SnapStart needs 3.12 or later.
+    assert properties["Runtime"] == "python3.12"
     assert properties["Handler"] == HANDLER == "telephone_status.handler.lambda_handler"
 
 
@@ -116,8 +118,8 @@ def test_asset_holds_the_handler_and_aarch64_dependencies(
 ) -> None:
     asset = asset_dir(synthesized, env)
     assert (asset / "telephone_status" / "handler.py").is_file()
-    # pydantic-core is compiled: it must be the build for Lambda's CPython 3.14 on arm64.
-    assert (asset / "pydantic_core" / "_pydantic_core.cpython-314-aarch64-linux-gnu.so").is_file()
+    # pydantic-core is compiled: it must be the build for Lambda's CPython 3.12 on arm64.
+    assert (asset / "pydantic_core" / "_pydantic_core.cpython-312-aarch64-linux-gnu.so").is_file()
     assert not list(asset.glob("pydantic_core/*x86_64*"))
     for package in ("aws_lambda_powertools", "pydantic", "urllib3", "defusedxml"):
         assert (asset / package / "__init__.py").is_file(), package
@@ -129,8 +131,83 @@ def test_asset_leaves_out_what_the_runtime_provides_and_build_leftovers(
     asset = asset_dir(synthesized, env)
     for provided_by_runtime in ("boto3", "botocore", "s3transfer", "jmespath", "dateutil"):
         assert not (asset / provided_by_runtime).exists(), provided_by_runtime
-    # Bytecode only for the runtime's own CPython (when the synth machine has it).
-    runtime = env.template_json["Resources"]["TelephoneStatusFunction"]["Properties"]["Runtime"]
-    tag = "cpython-" + runtime.removeprefix("python").replace(".", "")
-    assert all(tag in pyc.name for pyc in asset.rglob("*.pyc")), tag
     assert not (asset / "telephone_status" / "requirements.txt").exists()
+
+
+# The first 4 bytes of a .pyc: importlib.util.MAGIC_NUMBER of the CPython that wrote it.
+BYTECODE_MAGIC = {"python3.12": "cb0d0d0a", "python3.13": "f30d0d0a"}
+
+
+def test_asset_carries_bytecode_of_the_templates_runtime_for_every_module(
+    synthesized: SynthesizedApp, env: SynthesizedEnvironment
+) -> None:
+    asset = asset_dir(synthesized, env)
+    runtime = function_properties(env)["Runtime"]
+    tag = "cpython-" + runtime.removeprefix("python").replace(".", "")
+    sources = sorted(asset.rglob("*.py"))
+    assert len(sources) > 100  # guard: the walk found the bundled packages, not an empty tree
+    missing = [
+        source.relative_to(asset).as_posix()
+        for source in sources
+        if not (source.parent / "__pycache__" / f"{source.stem}.{tag}.pyc").is_file()
+    ]
+    assert missing == []
+    pycs = sorted(asset.rglob("*.pyc"))
+    assert len(pycs) == len(sources)  # no bytecode of another version, no orphan
+    magics = {pyc.read_bytes()[:4].hex() for pyc in pycs}
+    assert magics == {BYTECODE_MAGIC[runtime]}
+    # unchecked-hash (flags 0b01): valid whatever the file times become once deployed.
+    assert {int.from_bytes(pyc.read_bytes()[4:8], "little") for pyc in pycs} == {1}
+
+
+def test_snap_start_follows_the_environment_setting(env: SynthesizedEnvironment) -> None:
+    properties = function_properties(env)
+    versions = env.resources_of_type("AWS::Lambda::Version")
+    aliases = env.resources_of_type("AWS::Lambda::Alias")
+    permissions = env.resources_of_type("AWS::Lambda::Permission")
+    methods = env.resources_of_type("AWS::ApiGateway::Method")
+    integration_uris = [
+        json.dumps(method["Properties"]["Integration"]["Uri"])
+        for method in methods.values()
+        if method["Properties"].get("Integration", {}).get("Type") == "AWS_PROXY"
+    ]
+    assert integration_uris  # guard: the API's Lambda integrations were found
+    assert permissions  # guard: the invoke permissions were found
+    if not env.config.snap_start:
+        assert "SnapStart" not in properties
+        assert versions == {}
+        assert aliases == {}
+        for uri in integration_uris:
+            assert FUNCTION_LOGICAL_ID in uri
+        return
+    assert properties["SnapStart"] == {"ApplyOn": "PublishedVersions"}
+    [(version_id, version)] = versions.items()
+    assert version["Properties"]["FunctionName"] == ref(FUNCTION_LOGICAL_ID)
+    # Replaced versions are deleted, so their snapshots stop being cached and charged.
+    assert version["DeletionPolicy"] == "Delete"
+    [(alias_id, alias)] = aliases.items()
+    assert alias["Properties"]["Name"] == "live"
+    assert alias["Properties"]["FunctionVersion"] == get_att(version_id, "Version")
+    # The API invokes the alias (a SnapStart version), never $LATEST.
+    for uri in integration_uris:
+        assert alias_id in uri
+    for permission in permissions.values():
+        assert permission["Properties"]["FunctionName"] == ref(alias_id)
+
+
+def test_alarms_watch_what_the_api_invokes(env: SynthesizedEnvironment) -> None:
+    alarms = {
+        logical_id: alarm
+        for logical_id, alarm in env.resources_of_type("AWS::CloudWatch::Alarm").items()
+        if alarm["Properties"].get("Namespace") == "AWS/Lambda"
+    }
+    assert alarms  # guard: the function's alarms were found
+    for alarm in alarms.values():
+        dimensions = {d["Name"]: d["Value"] for d in alarm["Properties"]["Dimensions"]}
+        if env.config.snap_start:
+            assert dimensions == {
+                "FunctionName": ref(FUNCTION_LOGICAL_ID),
+                "Resource": {"Fn::Join": ["", [ref(FUNCTION_LOGICAL_ID), ":live"]]},
+            }
+        else:
+            assert dimensions == {"FunctionName": ref(FUNCTION_LOGICAL_ID)}

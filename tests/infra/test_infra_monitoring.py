@@ -7,7 +7,12 @@ from typing import Any
 
 import pytest
 
-from tests.infra.infra_synth import FUNCTION_LOGICAL_ID, SynthesizedEnvironment, get_att, ref
+from tests.infra.infra_synth import (
+    SynthesizedEnvironment,
+    function_metric_dimensions,
+    get_att,
+    ref,
+)
 
 pytestmark = pytest.mark.xdist_group("infra")
 
@@ -48,7 +53,8 @@ def test_at_least_six_alarms_all_wired_to_the_one_topic(env: SynthesizedEnvironm
 
 def test_function_alarms_watch_the_function(env: SynthesizedEnvironment) -> None:
     alarms = alarms_by_suffix(env)
-    function_dimension = [{"Name": "FunctionName", "Value": ref(FUNCTION_LOGICAL_ID)}]
+    # With SnapStart, the alias the API invokes (infra/function.py).
+    function_dimension = function_metric_dimensions(env)
     thresholds = env.config.alarms
     for suffix, metric, threshold in (
         ("function-errors", "Errors", thresholds.function_errors_per_5_minutes),
