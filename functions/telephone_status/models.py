@@ -81,6 +81,27 @@ class TelephoneStatusResponse(BaseModel):
         alias="codeValid",
         description="true: the PIN matches; false: it does not; null: no PIN was checked.",
     )
+    verification: VerificationBody | None = Field(
+        default=None,
+        description="With codeValid true and token signing configured: a token the client's "
+        "backend verifies (SPEC §9); otherwise null.",
+    )
+
+
+class VerificationBody(BaseModel):
+    """A signed token the client hands to its own backend (SPEC §9)."""
+
+    model_config = ConfigDict(frozen=True, populate_by_name=True)
+
+    token: str = Field(
+        description="Compact JWS (ES256); verify it against GET /v1/jwks.json.",
+        examples=["eyJhbGciOiJFUzI1NiIsInR5cCI6IkpXVCIsImtpZCI6Ii4uLiJ9.eyJpc3MiOi4uLn0.c2ln"],
+    )
+    expires_at: str = Field(
+        alias="expiresAt",
+        description="When the token expires (its exp claim), RFC 3339 in UTC.",
+        examples=["2026-12-01T10:20:00Z"],
+    )
 
 
 class FieldErrorBody(BaseModel):

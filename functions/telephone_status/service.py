@@ -7,6 +7,7 @@ store) is built once per execution environment, on the first invocation.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
@@ -26,11 +27,12 @@ from .errors import (
     UpstreamRejected,
     UpstreamUnavailable,
 )
-from .models import TelephoneStatusRequest, TelephoneStatusResponse
+from .models import TelephoneStatusRequest, TelephoneStatusResponse, VerificationBody
 from .normalise import UpstreamAnswer, UpstreamFailure, parse_upstream, to_response
 from .observability import (
     CODE_INVALID,
     CODE_VALID,
+    TOKENS_ISSUED,
     UPSTREAM_REJECTED,
     count,
     count_upstream_failure,
@@ -39,9 +41,11 @@ from .observability import (
 )
 from .settings import Settings
 from .upstream import Deadline, UpstreamClient
+from .verification import TokenSigner
 
 if TYPE_CHECKING:
     from types_boto3_dynamodb.client import DynamoDBClient
+    from types_boto3_kms.client import KMSClient
     from types_boto3_secretsmanager.client import SecretsManagerClient
 
 # AWS calls get short, fixed budgets: together they stay well inside the
@@ -51,6 +55,16 @@ AWS_CLIENT_CONFIG: Final = Config(
 )
 # Time kept back from the invocation's deadline to build and return the answer.
 RESPONSE_RESERVE_SECONDS: Final = 0.25
+# A KMS call is not started with less time than this left (SPEC §7).
+MIN_KMS_CALL_SECONDS: Final = 0.2
+KMS_CONNECT_TIMEOUT_CAP: Final = 1.0
+KMS_READ_TIMEOUT_CAP: Final = 2.0
+# Budgets are rounded down to this step so that a handful of clients serve every call.
+KMS_BUDGET_STEP_SECONDS: Final = 0.1
+
+
+class NoTimeForAwsCall(Exception):
+    """Too little of the invocation is left to start an AWS call."""
 
 
 @dataclass(frozen=True)
@@ -59,6 +73,7 @@ class Runtime:
     keys: ApiKeyStore
     limiter: AttemptLimiter
     upstream: UpstreamClient
+    signer: TokenSigner | None
 
 
 @functools.cache
@@ -85,6 +100,15 @@ def get_runtime() -> Runtime:
     else:
         logger.warning("ATTEMPTS_TABLE_NAME is unset: the PIN attempt limit is OFF")
         limiter = NoAttemptLimit()
+    signer = None
+    if settings.token_signing_key_id is not None and settings.token_issuer is not None:
+        signer = TokenSigner(
+            key_id=settings.token_signing_key_id,
+            issuer=settings.token_issuer,
+            audience=settings.token_audience,
+            ttl_seconds=settings.token_ttl_seconds,
+            client_factory=kms_client_factory(session),
+        )
     return Runtime(
         settings=settings,
         keys=ApiKeyStore(
@@ -94,7 +118,37 @@ def get_runtime() -> Runtime:
         ),
         limiter=limiter,
         upstream=UpstreamClient(settings.api_url, settings.upstream_format),
+        signer=signer,
     )
+
+
+def kms_client_factory(session: boto3.session.Session) -> Callable[[Deadline], KMSClient]:
+    """KMS clients whose timeouts fit what is left of the invocation (SPEC §7).
+
+    A stand-in until a shared deadline-aware factory serves every AWS client.
+    """
+
+    @functools.lru_cache(maxsize=32)
+    def client(budget_steps: int) -> KMSClient:
+        budget = budget_steps * KMS_BUDGET_STEP_SECONDS
+        connect = min(KMS_CONNECT_TIMEOUT_CAP, budget / 3)
+        read = min(KMS_READ_TIMEOUT_CAP, budget - connect)
+        # One retry only when two whole tries fit.
+        tries = 2 if 2 * (connect + read) <= budget else 1
+        config = Config(
+            connect_timeout=connect,
+            read_timeout=read,
+            retries={"total_max_attempts": tries, "mode": "standard"},
+        )
+        return session.client("kms", config=config)
+
+    def for_deadline(deadline: Deadline) -> KMSClient:
+        remaining = deadline.remaining()
+        if remaining < MIN_KMS_CALL_SECONDS:
+            raise NoTimeForAwsCall
+        return client(int(remaining / KMS_BUDGET_STEP_SECONDS))
+
+    return for_deadline
 
 
 def reset_cold_start_state() -> None:
@@ -112,6 +166,12 @@ def allowed_origins() -> tuple[str, ...]:
 def deadline_for(context: LambdaContext) -> Deadline:
     remaining = context.get_remaining_time_in_millis() / 1000
     return Deadline(remaining - min(RESPONSE_RESERVE_SECONDS, remaining * 0.1))
+
+
+def key_set(context: LambdaContext) -> dict[str, list[dict[str, str]]] | None:
+    """The JWKS document (SPEC §9), or None when token signing is not configured."""
+    signer = get_runtime().signer
+    return None if signer is None else signer.key_set(deadline_for(context))
 
 
 def check_status(
@@ -136,6 +196,15 @@ def check_status(
         codeChecked=request.code is not None,
         codeValid=response.code_valid,
     )
+    if response.code_valid is True and runtime.signer is not None:
+        # Only a correct PIN pays for signing; a failure is a 503 (SPEC §5).
+        issued = runtime.signer.issue(request.reference_id, answer.status, deadline)
+        count(TOKENS_ISSUED)
+        response = response.model_copy(
+            update={
+                "verification": VerificationBody(token=issued.token, expires_at=issued.expires_at)
+            }
+        )
     return response
 
 
