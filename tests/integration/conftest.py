@@ -26,6 +26,7 @@ from local.emulator import (
     DEFAULT_SECRET_NAME,
     DEFAULT_TABLE_NAME,
     MotoServer,
+    create_signing_key,
     local_aws_environment,
     provision,
     start_moto,
@@ -117,6 +118,12 @@ def moto_server() -> Iterator[MotoServer]:
 
 
 @pytest.fixture(scope="session")
+def signing_key(moto_server: MotoServer) -> str:
+    """This worker's KMS token-signing key (ECC_NIST_P256) in the emulator: its ARN."""
+    return create_signing_key(moto_server.endpoint_url)
+
+
+@pytest.fixture(scope="session")
 def sandbox() -> Iterator[SandboxServer]:
     """This worker's ProxStop sandbox (in-process thread, free port, vendor example key)."""
     with start_sandbox(0, DEFAULT_KEY) as server:
@@ -129,6 +136,7 @@ def function_env(
     monkeypatch: pytest.MonkeyPatch,
     moto_server: MotoServer,
     sandbox: SandboxServer,
+    signing_key: str,
 ) -> Iterator[FunctionEnv]:
     """A fresh secret and attempts table, the function's environment, a cold start.
 
@@ -151,7 +159,13 @@ def function_env(
         table_name=env.table_name,
     )
     # Optional settings from the developer's shell must not leak into tests.
-    for name in ("SECRET_MAX_AGE_SECONDS", "CORS_ALLOW_ORIGINS", "POWERTOOLS_METRICS_DISABLED"):
+    for name in (
+        "SECRET_MAX_AGE_SECONDS",
+        "CORS_ALLOW_ORIGINS",
+        "POWERTOOLS_METRICS_DISABLED",
+        "TOKEN_AUDIENCE",
+        "TOKEN_TTL_SECONDS",
+    ):
         monkeypatch.delenv(name, raising=False)
     for name in conflicting_aws_variables(os.environ):
         monkeypatch.delenv(name, raising=False)
@@ -161,6 +175,7 @@ def function_env(
         secret_name=env.secret_name,
         table_name=env.table_name,
         upstream_format=fmt,
+        signing_key_id=signing_key,
     ).items():
         monkeypatch.setenv(name, value)
     reset_remote(sandbox.url, DEFAULT_KEY)

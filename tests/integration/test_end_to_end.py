@@ -155,9 +155,21 @@ def test_vendor_example_in_every_request_shape(function_env: FunctionEnv) -> Non
         right = body_of(function_env.invoke(make(VENDOR_REFERENCE, PIN)))
         wrong = body_of(function_env.invoke(make(VENDOR_REFERENCE, WRONG_PIN)))
         status_only = body_of(function_env.invoke(make(VENDOR_REFERENCE, None)))
+        verification = right.pop("verification")
+        assert set(verification) == {"token", "expiresAt"}, shape  # checked in test_verification
         assert right == {"referenceId": VENDOR_REFERENCE, "status": status, "codeValid": True}
-        assert wrong == {"referenceId": VENDOR_REFERENCE, "status": status, "codeValid": False}
-        assert status_only == {"referenceId": VENDOR_REFERENCE, "status": status, "codeValid": None}
+        assert wrong == {
+            "referenceId": VENDOR_REFERENCE,
+            "status": status,
+            "codeValid": False,
+            "verification": None,
+        }
+        assert status_only == {
+            "referenceId": VENDOR_REFERENCE,
+            "status": status,
+            "codeValid": None,
+            "verification": None,
+        }
         journal = function_env.journal()
         assert [entry["has_code"] for entry in journal] == [True, True, False], shape
         assert_key_only_in_post_body(journal, "json")

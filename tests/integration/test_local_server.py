@@ -72,6 +72,7 @@ def test_get_status(api: str) -> None:
             "description": "Call answered",
         },
         "codeValid": None,
+        "verification": None,
     }
 
 
