@@ -19,7 +19,12 @@ from .errors import (
     MethodNotAllowed,
     RouteNotFound,
 )
-from .models import ProblemBody, TelephoneStatusRequest, TelephoneStatusResponse
+from .models import (
+    JsonWebKeySet,
+    ProblemBody,
+    TelephoneStatusRequest,
+    TelephoneStatusResponse,
+)
 from .observability import logger, metrics, tracer
 from .request import parse_request
 
@@ -102,11 +107,11 @@ def post_status() -> TelephoneStatusResponse:
     },
     tags=["verification"],
 )
-def get_key_set() -> Response[str]:
+def get_key_set() -> Response[JsonWebKeySet]:
     document = service.key_set(app.lambda_context)
     if document is None:
         raise RouteNotFound()
-    return web.key_set(document)
+    return web.key_set(JsonWebKeySet.model_validate(document))
 
 
 @app.route(ROUTE, method="OPTIONS", include_in_schema=False)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Final
+from typing import Annotated, Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validator
 
@@ -102,6 +102,26 @@ class VerificationBody(BaseModel):
         description="When the token expires (its exp claim), RFC 3339 in UTC.",
         examples=["2026-12-01T10:20:00Z"],
     )
+
+
+class JsonWebKey(BaseModel):
+    """An EC P-256 public key (RFC 7517, RFC 7518 §6.2); `kid` is its RFC 7638 thumbprint."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kty: Literal["EC"]
+    crv: Literal["P-256"]
+    x: str = Field(pattern="^[A-Za-z0-9_-]{43}$")
+    y: str = Field(pattern="^[A-Za-z0-9_-]{43}$")
+    kid: str = Field(pattern="^[A-Za-z0-9_-]{43}$")
+    use: Literal["sig"]
+    alg: Literal["ES256"]
+
+
+class JsonWebKeySet(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    keys: list[JsonWebKey]
 
 
 class FieldErrorBody(BaseModel):

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any, Final
 
 from aws_lambda_powertools.event_handler import Response
 
 from .errors import ApiError, InternalError, InvalidRequest, MethodNotAllowed
-from .models import FieldErrorBody, ProblemBody
+from .models import FieldErrorBody, JsonWebKeySet, ProblemBody
 from .observability import logger
 
 PROBLEM_JSON: Final = "application/problem+json"
@@ -53,11 +52,11 @@ def problem(error: ApiError, request_id: str) -> Response[str]:
     )
 
 
-def key_set(document: dict[str, Any]) -> Response[str]:
+def key_set(document: JsonWebKeySet) -> Response[JsonWebKeySet]:
     return Response(
         status_code=200,
         content_type="application/json",
-        body=json.dumps(document, separators=(",", ":")),
+        body=document,
         headers={"Cache-Control": KEY_SET_CACHE_CONTROL},
     )
 

@@ -120,6 +120,7 @@ def test_documented_success_gives_the_spec_example_body_in_both_formats() -> Non
             "description": "Call answered",
         },
         "codeValid": True,
+        "verification": None,  # signing is the service's, after normalisation
     }
     xml_body = client_body(DOC_XML_SUCCESS, "xml")
     json_body = client_body(DOC_JSON_SUCCESS, "json")
@@ -633,6 +634,7 @@ def test_response_body_shape_for_an_unpublished_code() -> None:
         "referenceId": RID,
         "status": {"code": 777, "channel": "unknown", "state": "unknown", "description": None},
         "codeValid": None,
+        "verification": None,
     }
 
 
