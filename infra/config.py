@@ -103,6 +103,23 @@ class SecretConfig(_Model):
         return value
 
 
+class TokenConfig(_Model):
+    """Verification tokens (SPEC §9); the KMS signing key is created per environment."""
+
+    # None: the API's own base URL (https://<id>.execute-api.<region>.<suffix>/<stage>).
+    issuer: Annotated[str, Field(min_length=1, max_length=512)] | None = None
+    # None: tokens carry no `aud`.
+    audience: Annotated[str, Field(min_length=1, max_length=512)] | None = None
+    ttl_seconds: Annotated[int, Field(ge=30, le=86_400)] = 600
+
+    @field_validator("issuer", "audience")
+    @classmethod
+    def _no_blank_or_padded(cls, value: str | None) -> str | None:
+        if value is not None and (value != value.strip() or not value.isprintable()):
+            raise ValueError("must be printable text without surrounding whitespace")
+        return value
+
+
 class AlarmThresholds(_Model):
     api_p99_latency_ms: Annotated[int, Field(gt=0)] = 5000
     # Share of requests answered with a 5xx over 5 minutes, in percent.
@@ -135,6 +152,7 @@ class EnvironmentConfig(_Model):
     max_code_attempts: Annotated[int, Field(ge=1, le=100)] = 5
     secret_max_age_seconds: Annotated[int, Field(ge=0, le=86_400)] = 300
     alarms: AlarmThresholds = AlarmThresholds()
+    token: TokenConfig = TokenConfig()
 
     @field_validator("name")
     @classmethod

@@ -158,6 +158,14 @@ class Monitoring(Construct):
                 custom_metric("UpstreamRejected"),
                 threshold=1,
             ),
+            _AlarmSpec(
+                "TokenSigningFailures",
+                "token-signing-failures",
+                "A correct PIN got 503 because KMS could not sign its verification token "
+                "(or the JWKS could not be read): check the signing key and KMS.",
+                custom_metric("TokenSigningFailures"),
+                threshold=1,
+            ),
         ]
         alarm_action = cloudwatch_actions.SnsAction(self.topic)
         self.alarms: list[cloudwatch.Alarm] = []

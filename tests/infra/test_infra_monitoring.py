@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.infra.infra_synth import FUNCTION_LOGICAL_ID, SynthesizedEnvironment, get_att, ref
+from tests.infra.infra_synth import FUNCTION_LOGICAL_ID, SynthesizedEnvironment, ref
 
 pytestmark = pytest.mark.xdist_group("infra")
 
@@ -103,8 +103,9 @@ def test_alarm_topic_is_encrypted_with_a_key_cloudwatch_may_use(
     env: SynthesizedEnvironment,
 ) -> None:
     _, topic = env.only("AWS::SNS::Topic")
-    key_id, key = env.only("AWS::KMS::Key")
-    assert topic["Properties"]["KmsMasterKeyId"] == get_att(key_id, "Arn")
+    key_id = topic["Properties"]["KmsMasterKeyId"]["Fn::GetAtt"][0]
+    key = env.resources[key_id]
+    assert key["Type"] == "AWS::KMS::Key"
     assert key["Properties"]["EnableKeyRotation"] is True
     statements = key["Properties"]["KeyPolicy"]["Statement"]
     assert any(
