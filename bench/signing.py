@@ -185,7 +185,8 @@ def render(results: dict[str, Any]) -> str:
             f"  kms:Sign per correct PIN           {results['kms_sign_per_correct_pin']:.2f}",
             "  kms:GetPublicKey once warm         "
             f"{results['kms_get_public_key_per_environment_after_first']} more",
-            f"  KMS calls, status-only + wrong PIN {results['kms_calls_status_only_and_wrong_pin']}",
+            "  KMS calls, status-only + wrong PIN "
+            f"{results['kms_calls_status_only_and_wrong_pin']}",
             f"  token size                         {results['token_bytes']} bytes",
             f"  samples per arm                    {results['samples_per_arm']}",
         ]
