@@ -129,6 +129,7 @@ EVENT_STATUS: Final = {
     "invalid-reference": 400,
     "invalid-code": 400,
     "unknown-reference": 404,
+    "get-jwks": 200,
 }
 
 
@@ -324,6 +325,11 @@ def _replay(function_env: FunctionEnv, path: Path) -> None:
     result = function_env.invoke(event)
     expected = EVENT_STATUS[path.stem]
     assert result["statusCode"] == expected, result["body"]
+    if path.stem == "get-jwks":  # the one cacheable response (SPEC §9)
+        assert header(result, "Cache-Control") == "public, max-age=3600"
+        assert [key["alg"] for key in json.loads(result["body"])["keys"]] == ["ES256"]
+        assert function_env.journal() == []  # the key set never asks the upstream
+        return
     document = body_of(result)
     if expected == 200:
         sent_code = any(entry["has_code"] for entry in function_env.journal())
