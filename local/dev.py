@@ -208,6 +208,8 @@ def main() -> int:
         )
         return 1
 
+    # Like the deployed default, tokens name the API's own base URL as their issuer.
+    os.environ.setdefault("TOKEN_ISSUER", api.url)
     with contextlib.ExitStack() as running:
         running.callback(api.server_close)
         try:
