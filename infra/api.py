@@ -17,6 +17,7 @@ from infra.nag import acknowledge
 from infra.retention import log_group, physical_name, removal_policy, retention
 
 RESOURCE_PATH = "/v1/telephone-status"
+JWKS_PATH = "/v1/jwks.json"
 ROUTED_METHODS = ("GET", "POST")
 # Browsers send a preflight without the x-api-key header, so OPTIONS never requires the key.
 PREFLIGHT_METHOD = "OPTIONS"
@@ -154,6 +155,7 @@ class TelephoneStatusApi(Construct):
         function: lambda_.IFunction,
     ) -> None:
         super().__init__(scope, construct_id)
+        self.stage_name = config.name
 
         self.access_log_group = log_group(self, "AccessLogs", config)
 
@@ -237,6 +239,12 @@ class TelephoneStatusApi(Construct):
                 templates={"application/json": gateway_response_body(status, code, title, detail)},
             )
 
+        # The key set is public (backends fetch it without the API key); ANY so that other
+        # methods reach the function's 405, as on the main resource.
+        jwks = self.rest_api.root.resource_for_path(JWKS_PATH.strip("/"))
+        for method in ("GET", "ANY"):
+            jwks.add_method(method, integration, api_key_required=False)
+
         self.api_key: apigateway.IApiKey | None = None
         if config.api_key.enabled:
             self._add_api_key_and_usage_plan(config)
@@ -251,6 +259,22 @@ class TelephoneStatusApi(Construct):
     def url(self) -> str:
         """The endpoint clients call."""
         return str(self.rest_api.url_for_path(RESOURCE_PATH))
+
+    @property
+    def base_url(self) -> str:
+        """https://<api id>.execute-api.<region>.<suffix>/<stage>, from the RestApi id.
+
+        Not the stage's own URL: that depends on the deployment, which depends on the
+        methods, which depend on the function, so the function could not name it.
+        """
+        return (
+            f"https://{self.rest_api.rest_api_id}.execute-api.{cdk.Aws.REGION}."
+            f"{cdk.Aws.URL_SUFFIX}/{self.stage_name}"
+        )
+
+    @property
+    def jwks_url(self) -> str:
+        return str(self.rest_api.url_for_path(JWKS_PATH))
 
     def _add_api_key_and_usage_plan(self, config: EnvironmentConfig) -> None:
         self.api_key = self.rest_api.add_api_key(

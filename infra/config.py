@@ -105,6 +105,23 @@ class SecretConfig(_Model):
         return value
 
 
+class TokenConfig(_Model):
+    """Verification tokens (SPEC §9); the KMS signing key is created per environment."""
+
+    # None: the API's own base URL (https://<id>.execute-api.<region>.<suffix>/<stage>).
+    issuer: Annotated[str, Field(min_length=1, max_length=512)] | None = None
+    # None: tokens carry no `aud`.
+    audience: Annotated[str, Field(min_length=1, max_length=512)] | None = None
+    ttl_seconds: Annotated[int, Field(ge=30, le=86_400)] = 600
+
+    @field_validator("issuer", "audience")
+    @classmethod
+    def _no_blank_or_padded(cls, value: str | None) -> str | None:
+        if value is not None and (value != value.strip() or not value.isprintable()):
+            raise ValueError("must be printable text without surrounding whitespace")
+        return value
+
+
 class AlarmThresholds(_Model):
     api_p99_latency_ms: Annotated[int, Field(gt=0)] = 5000
     # Share of requests answered with a 5xx over 5 minutes, in percent.
@@ -156,6 +173,7 @@ class EnvironmentConfig(_Model):
     # Lambda SnapStart on a published version behind a `live` alias. Off unless chosen: it adds
     # snapshot cache and restore charges (README "SnapStart trade-off").
     snap_start: Annotated[bool, Field(strict=True)] = False
+    token: TokenConfig = TokenConfig()
 
     @field_validator("name")
     @classmethod

@@ -13,6 +13,7 @@ from infra.config import EnvironmentConfig
 from infra.nag import acknowledge
 from infra.retention import log_group
 from infra.secret import ApiKeySecret
+from infra.signing_key import TokenSigningKey
 from infra.table import AttemptsTable
 
 # Chosen by cold start, not by default (README "Runtime choice"): the lowest published init of
@@ -44,6 +45,7 @@ class TelephoneStatusFunction(Construct):
         config: EnvironmentConfig,
         secret: ApiKeySecret,
         table: AttemptsTable,
+        signing_key: TokenSigningKey,
     ) -> None:
         super().__init__(scope, construct_id)
 
@@ -100,6 +102,11 @@ class TelephoneStatusFunction(Construct):
                 "POWERTOOLS_SERVICE_NAME": POWERTOOLS_SERVICE_NAME,
                 "POWERTOOLS_METRICS_NAMESPACE": config.metrics_namespace,
                 "POWERTOOLS_LOG_LEVEL": config.log_level.value,
+                "TOKEN_SIGNING_KEY_ID": signing_key.key.key_arn,
+                "TOKEN_TTL_SECONDS": str(config.token.ttl_seconds),
+                # TOKEN_ISSUER defaults to the API's URL, known only once the API exists:
+                # see set_token_issuer.
+                **({"TOKEN_AUDIENCE": config.token.audience} if config.token.audience else {}),
             },
         )
         cfn_function = self.function.node.default_child
@@ -108,6 +115,7 @@ class TelephoneStatusFunction(Construct):
 
         secret.grant_read(self.role)
         table.grant_update_item(self.role)
+        signing_key.grant_sign(self.role)
 
         self._depend_on_policy_only(cfn_function)
 
@@ -141,6 +149,9 @@ class TelephoneStatusFunction(Construct):
                 "X-Ray trace upload actions support no resource ARN",
             ),
         )
+
+    def set_token_issuer(self, issuer: str) -> None:
+        self.function.add_environment("TOKEN_ISSUER", issuer)
 
     def _depend_on_policy_only(self, cfn_function: lambda_.CfnFunction) -> None:
         # With an explicit role, CDK makes the function depend on the role and its policy; the

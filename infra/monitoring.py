@@ -229,6 +229,16 @@ class Monitoring(Construct):
                 self._custom("NotConfigured"),
                 threshold=1,
             ),
+            _AlarmSpec(
+                "TokenSigningFailures",
+                "token-signing-failures",
+                "Why: correct PINs got 503 because KMS could not sign their verification token "
+                "(or the JWKS could not be read); users retry for free, but a few in 5 minutes "
+                "mean KMS or the key is failing. Do: check the signing key (enabled, not pending "
+                "deletion), the function's kms:Sign grant and KMS health.",
+                self._custom("TokenSigningFailures"),
+                threshold=3,
+            ),
         ]
         alarm_action = cloudwatch_actions.SnsAction(self.topic)
         self.alarms: list[cloudwatch.IAlarm] = []

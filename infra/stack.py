@@ -11,6 +11,7 @@ from infra.function import TelephoneStatusFunction
 from infra.monitoring import Monitoring
 from infra.retention import removal_policy
 from infra.secret import ApiKeySecret
+from infra.signing_key import TokenSigningKey
 from infra.table import AttemptsTable
 
 
@@ -38,12 +39,21 @@ class TelephoneStatusStack(cdk.Stack):  # type: ignore[misc]  # aws_cdk is not f
             self, "ApiKeySecret", config=config.secret, removal_policy=removal_policy(config)
         )
         self.attempts = AttemptsTable(self, "Attempts", removal_policy=removal_policy(config))
+        self.signing_key = TokenSigningKey(
+            self, "TokenSigningKey", config=config, removal_policy=removal_policy(config)
+        )
         self.function = TelephoneStatusFunction(
-            self, "TelephoneStatus", config=config, secret=self.secret, table=self.attempts
+            self,
+            "TelephoneStatus",
+            config=config,
+            secret=self.secret,
+            table=self.attempts,
+            signing_key=self.signing_key,
         )
         # With SnapStart, the alias of the published version (see TelephoneStatusFunction).
         invocable = self.function.invocable
         self.api = TelephoneStatusApi(self, "Api", config=config, function=invocable)
+        self.function.set_token_issuer(config.token.issuer or self.api.base_url)
         self.monitoring = Monitoring(
             self,
             "Monitoring",
@@ -54,6 +64,7 @@ class TelephoneStatusStack(cdk.Stack):  # type: ignore[misc]  # aws_cdk is not f
 
         outputs = {
             "ApiUrl": (self.api.url, "The endpoint clients call (GET or POST)"),
+            "JwksUrl": (self.api.jwks_url, "Public keys that verify verification tokens"),
             "FunctionName": (self.function.function.function_name, "The Lambda function"),
             "SecretArn": (self.secret.secret_arn, "Put the ProxStop API key in this secret"),
             "TableName": (self.attempts.table.table_name, "PIN attempt counters"),

@@ -28,6 +28,7 @@ from local.emulator import (
     DEFAULT_REGION,
     DEFAULT_SECRET_NAME,
     DEFAULT_TABLE_NAME,
+    create_signing_key,
     local_aws_environment,
     provision,
     start_moto,
@@ -45,6 +46,9 @@ from local.sandbox import (
 from local.server import DEFAULT_PORT, LocalApiServer
 
 API_PATH: Final = "/v1/telephone-status"
+JWKS_PATH: Final = "/v1/jwks.json"
+# `iss` of locally signed tokens (TOKEN_ISSUER; the deployed default is the API's base URL).
+LOCAL_TOKEN_ISSUER: Final = "http://127.0.0.1/local"  # noqa: S105 (a URL, not a secret)
 UNKNOWN_REFERENCE: Final = "DEADBEEFDEADBEEFDEADBEEFDEADBEEF"
 # Variables that would send boto3 elsewhere than the emulator (a profile, a
 # session token, or a service-specific endpoint that beats AWS_ENDPOINT_URL).
@@ -60,9 +64,17 @@ def function_environment(
     upstream_format: str = "json",
     max_code_attempts: str = "5",
     region: str = DEFAULT_REGION,
+    signing_key_id: str | None = None,
+    token_issuer: str = LOCAL_TOKEN_ISSUER,
 ) -> dict[str, str]:
     """The function's environment (SPEC §2) for a local run against the emulator."""
+    tokens = (
+        {"TOKEN_SIGNING_KEY_ID": signing_key_id, "TOKEN_ISSUER": token_issuer}
+        if signing_key_id
+        else {}
+    )
     return {
+        **tokens,
         "PROXSTOP_SECRET_ID": secret_name,
         "PROXSTOP_API_URL": api_url,
         "PROXSTOP_FORMAT": upstream_format,
@@ -105,6 +117,7 @@ def _banner(base: str, sandbox_url: str | None) -> str:
         f"  curl -s '{base}{API_PATH}?referenceId={VENDOR_REFERENCE}'",
         f"  curl -s -X POST {base}{API_PATH} -H 'Content-Type: application/json'"
         f' -d \'{{"referenceId":"{VENDOR_REFERENCE}","code":"{PIN}"}}\'',
+        f"  curl -s {base}{JWKS_PATH}   (the key that verifies verification.token)",
         "",
         "Ctrl-C stops everything.",
     ]
@@ -157,6 +170,7 @@ def local_stack(
             secret_value=json.dumps({"apiKey": key}),
             table_name=DEFAULT_TABLE_NAME,
         )
+        signing_key_id = create_signing_key(moto.endpoint_url)
         for name in conflicting_aws_variables(os.environ):
             del os.environ[name]
         if upstream_format is None:
@@ -171,6 +185,8 @@ def local_stack(
                 table_name=DEFAULT_TABLE_NAME,
                 upstream_format=upstream_format,
                 max_code_attempts=max_code_attempts,
+                signing_key_id=signing_key_id,
+                token_issuer=os.environ.get("TOKEN_ISSUER") or LOCAL_TOKEN_ISSUER,
             )
         )
         yield LocalStack(sandbox)
@@ -193,6 +209,8 @@ def main() -> int:
         )
         return 1
 
+    # Like the deployed default, tokens name the API's own base URL as their issuer.
+    os.environ.setdefault("TOKEN_ISSUER", api.url)
     with contextlib.ExitStack() as running:
         running.callback(api.server_close)
         try:

@@ -26,6 +26,7 @@ from local.lifecycle import Stoppable
 
 if TYPE_CHECKING:
     from types_boto3_dynamodb.client import DynamoDBClient
+    from types_boto3_kms.client import KMSClient
     from types_boto3_secretsmanager.client import SecretsManagerClient
 
 HOST: Final = "127.0.0.1"
@@ -172,6 +173,21 @@ def _secrets_client(endpoint_url: str, region: str) -> SecretsManagerClient:
 @functools.lru_cache(maxsize=16)
 def _dynamodb_client(endpoint_url: str, region: str) -> DynamoDBClient:
     return _session(region).client("dynamodb", endpoint_url=endpoint_url, config=_CLIENT_CONFIG)
+
+
+@functools.lru_cache(maxsize=16)
+def _kms_client(endpoint_url: str, region: str) -> KMSClient:
+    return _session(region).client("kms", endpoint_url=endpoint_url, config=_CLIENT_CONFIG)
+
+
+def create_signing_key(endpoint_url: str, region: str = DEFAULT_REGION) -> str:
+    """A new ECC_NIST_P256 signing key in the emulator (SPEC §9); returns its ARN."""
+    metadata = _kms_client(endpoint_url, region).create_key(
+        KeySpec="ECC_NIST_P256",
+        KeyUsage="SIGN_VERIFY",
+        Description="telephone-status verification tokens (local)",
+    )["KeyMetadata"]
+    return metadata["Arn"]
 
 
 def provision(

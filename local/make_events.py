@@ -31,6 +31,7 @@ def _event(
     name: str,
     method: str,
     *,
+    path: str = API_PATH,
     query: list[tuple[str, str]] | None = None,
     content_type: str | None = None,
     body: str | None = None,
@@ -40,7 +41,7 @@ def _event(
         headers["Content-Type"] = content_type
     return build_rest_event(
         method,
-        API_PATH,
+        path,
         query=query,
         headers=headers,
         body=body,
@@ -80,6 +81,7 @@ def events() -> dict[str, dict[str, Any]]:
             "body": _json({"referenceId": VENDOR_REFERENCE, "code": "0123"}),
         },
         "unknown-reference": {"method": "GET", "query": [("referenceId", UNKNOWN_REFERENCE)]},
+        "get-jwks": {"method": "GET", "path": "/v1/jwks.json"},
     }
     return {f"{name}.json": _event(name, **spec) for name, spec in specs.items()}
 

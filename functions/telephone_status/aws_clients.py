@@ -26,6 +26,7 @@ from .deadline import Deadline
 
 if TYPE_CHECKING:
     from types_boto3_dynamodb.client import DynamoDBClient
+    from types_boto3_kms.client import KMSClient
     from types_boto3_secretsmanager.client import SecretsManagerClient
 
 ClientT = TypeVar("ClientT")
@@ -93,8 +94,8 @@ class AwsClients:
     def secretsmanager(self, deadline: Deadline) -> SecretsManagerClient:
         return cast("SecretsManagerClient", self.client("secretsmanager", deadline))
 
-    def kms(self, deadline: Deadline) -> Any:
-        return self.client("kms", deadline)
+    def kms(self, deadline: Deadline) -> KMSClient:
+        return cast("KMSClient", self.client("kms", deadline))
 
     def client(self, service_name: str, deadline: Deadline) -> Any:
         """The largest-budget client for `service_name` that fits; raises CallDoesNotFit."""

@@ -67,6 +67,10 @@ class MethodNotAllowed(ApiError):
     title = "Method not allowed"
     default_detail = "This resource accepts GET, POST and OPTIONS."
 
+    def __init__(self, detail: str | None = None, *, allow: str = "GET, POST, OPTIONS") -> None:
+        self.allow = allow
+        super().__init__(detail)
+
 
 class UnknownReference(ApiError):
     status = 404

@@ -19,11 +19,17 @@ from .errors import (
     MethodNotAllowed,
     RouteNotFound,
 )
-from .models import ProblemBody, TelephoneStatusRequest, TelephoneStatusResponse
+from .models import (
+    JsonWebKeySet,
+    ProblemBody,
+    TelephoneStatusRequest,
+    TelephoneStatusResponse,
+)
 from .observability import logger, metrics
 from .request import parse_request
 
 ROUTE: Final = "/v1/telephone-status"
+JWKS_ROUTE: Final = "/v1/jwks.json"
 _PROBLEM: Final[dict[str, Any]] = {"application/problem+json": {"model": ProblemBody}}
 _ERROR_RESPONSES: Final[dict[int, Any]] = {
     status: {"description": description, "content": _PROBLEM}
@@ -100,6 +106,25 @@ def post_status() -> TelephoneStatusResponse:
     return service.check_status(parse_request(app.current_event), app.lambda_context)
 
 
+@app.get(
+    JWKS_ROUTE,
+    summary="Public key set that verifies the verification tokens (RFC 7517)",
+    description="The ES256 key that signs `verification.token`; `kid` is its RFC 7638 "
+    "thumbprint. Cacheable. 404 when token signing is not configured.",
+    responses={
+        200: {"description": "The JSON Web Key Set"},
+        404: {"description": "NOT_FOUND: token signing is not configured", "content": _PROBLEM},
+        503: {"description": "SERVICE_UNAVAILABLE: the key could not be read", "content": _PROBLEM},
+    },
+    tags=["verification"],
+)
+def get_key_set() -> Response[JsonWebKeySet]:
+    document = service.key_set(app.lambda_context)
+    if document is None:
+        raise RouteNotFound()
+    return web.key_set(JsonWebKeySet.model_validate(document))
+
+
 @app.route(ROUTE, method="OPTIONS", include_in_schema=False)
 def preflight() -> Response[str]:
     return web.preflight()
@@ -108,8 +133,12 @@ def preflight() -> Response[str]:
 @app.not_found
 def not_found(_: NotFoundError) -> Response[str]:
     # Powertools matches "/v1/telephone-status/" too; so must the 405 decision.
-    on_route = app.current_event.path.rstrip("/") == ROUTE
-    error = MethodNotAllowed() if on_route else RouteNotFound()
+    path = app.current_event.path.rstrip("/")
+    error: ApiError = RouteNotFound()
+    if path == ROUTE:
+        error = MethodNotAllowed()
+    elif path == JWKS_ROUTE:
+        error = MethodNotAllowed("This resource accepts GET.", allow="GET")
     return _problem(error)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Annotated, Any, Final
+from typing import Annotated, Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validator, model_validator
 
@@ -146,6 +146,47 @@ class TelephoneStatusResponse(BaseModel):
             "reference id in the current window; null for a status-only lookup."
         ),
     )
+    verification: VerificationBody | None = Field(
+        default=None,
+        description="With codeValid true and token signing configured: a token the client's "
+        "backend verifies (SPEC §9); otherwise null.",
+    )
+
+
+class VerificationBody(BaseModel):
+    """A signed token the client hands to its own backend (SPEC §9)."""
+
+    model_config = ConfigDict(frozen=True, populate_by_name=True)
+
+    token: str = Field(
+        description="Compact JWS (ES256); verify it against GET /v1/jwks.json.",
+        examples=["eyJhbGciOiJFUzI1NiIsInR5cCI6IkpXVCIsImtpZCI6Ii4uLiJ9.eyJpc3MiOi4uLn0.c2ln"],
+    )
+    expires_at: str = Field(
+        alias="expiresAt",
+        description="When the token expires (its exp claim), RFC 3339 in UTC.",
+        examples=["2026-12-01T10:20:00Z"],
+    )
+
+
+class JsonWebKey(BaseModel):
+    """An EC P-256 public key (RFC 7517, RFC 7518 §6.2); `kid` is its RFC 7638 thumbprint."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kty: Literal["EC"]
+    crv: Literal["P-256"]
+    x: str = Field(pattern="^[A-Za-z0-9_-]{43}$")
+    y: str = Field(pattern="^[A-Za-z0-9_-]{43}$")
+    kid: str = Field(pattern="^[A-Za-z0-9_-]{43}$")
+    use: Literal["sig"]
+    alg: Literal["ES256"]
+
+
+class JsonWebKeySet(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    keys: list[JsonWebKey]
 
 
 class FieldErrorBody(BaseModel):

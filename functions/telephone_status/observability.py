@@ -31,6 +31,8 @@ CODE_VALID: Final = "CodeValid"
 CODE_INVALID: Final = "CodeInvalid"
 ATTEMPT_LOCKOUTS: Final = "AttemptLockouts"
 NOT_CONFIGURED: Final = "NotConfigured"
+TOKENS_ISSUED: Final = "TokensIssued"
+TOKEN_SIGNING_FAILURES: Final = "TokenSigningFailures"  # noqa: S105 (a metric name)
 
 # Lambda's JSON log format applies the function's log level to the root logger; at DEBUG
 # botocore would log Secrets Manager response bodies (the key) and urllib3 request lines.

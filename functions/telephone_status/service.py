@@ -26,11 +26,12 @@ from .errors import (
     UpstreamRejected,
     UpstreamUnavailable,
 )
-from .models import TelephoneStatusRequest, TelephoneStatusResponse
+from .models import TelephoneStatusRequest, TelephoneStatusResponse, VerificationBody
 from .normalise import UpstreamAnswer, UpstreamFailure, parse_upstream, to_response
 from .observability import (
     CODE_INVALID,
     CODE_VALID,
+    TOKENS_ISSUED,
     UPSTREAM_REJECTED,
     count,
     count_upstream_failure,
@@ -39,6 +40,7 @@ from .observability import (
 )
 from .settings import Settings
 from .upstream import UpstreamClient
+from .verification import TokenSigner
 
 # Time kept back from the invocation's deadline to build and return the answer.
 RESPONSE_RESERVE_SECONDS: Final = 0.25
@@ -50,8 +52,7 @@ class Runtime:
     keys: ApiKeyStore
     limiter: AttemptLimiter
     upstream: UpstreamClient
-    # Deadline-fitting boto3 clients (aws_clients); e.g. `aws.factory("kms")` for a signer.
-    aws: AwsClients
+    signer: TokenSigner | None
 
 
 @functools.cache
@@ -77,6 +78,15 @@ def get_runtime() -> Runtime:
     else:
         logger.warning("ATTEMPTS_TABLE_NAME is unset: the PIN attempt limit is OFF")
         limiter = NoAttemptLimit()
+    signer = None
+    if settings.token_signing_key_id is not None and settings.token_issuer is not None:
+        signer = TokenSigner(
+            key_id=settings.token_signing_key_id,
+            issuer=settings.token_issuer,
+            audience=settings.token_audience,
+            ttl_seconds=settings.token_ttl_seconds,
+            client_factory=aws.kms,
+        )
     return Runtime(
         settings=settings,
         keys=ApiKeyStore(
@@ -86,7 +96,7 @@ def get_runtime() -> Runtime:
         ),
         limiter=limiter,
         upstream=UpstreamClient(settings.api_url, settings.upstream_format),
-        aws=aws,
+        signer=signer,
     )
 
 
@@ -105,6 +115,12 @@ def allowed_origins() -> tuple[str, ...]:
 def deadline_for(context: LambdaContext) -> Deadline:
     remaining = context.get_remaining_time_in_millis() / 1000
     return Deadline(remaining - min(RESPONSE_RESERVE_SECONDS, remaining * 0.1))
+
+
+def key_set(context: LambdaContext) -> dict[str, list[dict[str, str]]] | None:
+    """The JWKS document (SPEC §9), or None when token signing is not configured."""
+    signer = get_runtime().signer
+    return None if signer is None else signer.key_set(deadline_for(context))
 
 
 def check_status(
@@ -141,6 +157,15 @@ def check_status(
         codeChecked=request.code is not None,
         codeValid=response.code_valid,
     )
+    if response.code_valid is True and runtime.signer is not None:
+        # Only a correct PIN pays for signing; a failure is a 503 (SPEC §5).
+        issued = runtime.signer.issue(request.reference_id, answer.status, deadline)
+        count(TOKENS_ISSUED)
+        response = response.model_copy(
+            update={
+                "verification": VerificationBody(token=issued.token, expires_at=issued.expires_at)
+            }
+        )
     return response
 
 

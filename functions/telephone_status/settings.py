@@ -8,7 +8,7 @@ import re
 from collections.abc import Mapping
 from typing import Annotated, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from urllib3.exceptions import LocationParseError
 from urllib3.util import parse_url
 
@@ -32,6 +32,11 @@ class Settings(BaseModel):
         int, Field(alias="SECRET_MAX_AGE_SECONDS", ge=0, le=86_400)
     ] = 300
     cors_allow_origins: Annotated[tuple[str, ...], Field(alias="CORS_ALLOW_ORIGINS")] = ("*",)
+    # Verification tokens (SPEC §9): off unless a KMS key is named.
+    token_signing_key_id: Annotated[str | None, Field(alias="TOKEN_SIGNING_KEY_ID")] = None
+    token_issuer: Annotated[str | None, Field(alias="TOKEN_ISSUER")] = None
+    token_audience: Annotated[str | None, Field(alias="TOKEN_AUDIENCE")] = None
+    token_ttl_seconds: Annotated[int, Field(alias="TOKEN_TTL_SECONDS", ge=30, le=86_400)] = 600
 
     @field_validator("api_url")
     @classmethod
@@ -59,7 +64,13 @@ class Settings(BaseModel):
     def _lower(cls, value: object) -> object:
         return value.strip().lower() if isinstance(value, str) else value
 
-    @field_validator("attempts_table_name", mode="before")
+    @field_validator(
+        "attempts_table_name",
+        "token_signing_key_id",
+        "token_issuer",
+        "token_audience",
+        mode="before",
+    )
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return value.strip() or None if isinstance(value, str) else value
@@ -70,6 +81,12 @@ class Settings(BaseModel):
         if isinstance(value, str):
             return tuple(origin.strip() for origin in value.split(",") if origin.strip())
         return value
+
+    @model_validator(mode="after")
+    def _issuer_with_key(self) -> Settings:
+        if self.token_signing_key_id is not None and self.token_issuer is None:
+            raise ValueError("TOKEN_ISSUER is required when TOKEN_SIGNING_KEY_ID is set")
+        return self
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> Settings:

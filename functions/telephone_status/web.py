@@ -6,17 +6,20 @@ from typing import Any, Final
 
 from aws_lambda_powertools.event_handler import Response
 
-from .errors import ApiError, InternalError, InvalidRequest
-from .models import FieldErrorBody, ProblemBody
+from .errors import ApiError, InternalError, InvalidRequest, MethodNotAllowed
+from .models import FieldErrorBody, JsonWebKeySet, ProblemBody
 from .observability import logger
 
 PROBLEM_JSON: Final = "application/problem+json"
 ALLOWED_METHODS: Final = "GET, POST, OPTIONS"
 ALLOWED_HEADERS: Final = "Content-Type, Authorization, X-Api-Key, X-Amz-Date, X-Amz-Security-Token"
+NO_STORE: Final = "no-store"
 ALWAYS: Final = {
-    "Cache-Control": "no-store",
+    "Cache-Control": NO_STORE,
     "X-Content-Type-Options": "nosniff",
 }
+# Only the public key set may be cached (SPEC §5, §9); it changes only with a new KMS key.
+KEY_SET_CACHE_CONTROL: Final = "public, max-age=3600"
 
 
 def request_id(event: dict[str, Any], fallback: str) -> str:
@@ -41,7 +44,7 @@ def problem(error: ApiError, request_id: str) -> Response[str]:
         ),
         attempts_remaining=error.attempts_remaining,
     )
-    headers = {"Allow": ALLOWED_METHODS} if error.status == 405 else {}
+    headers = {"Allow": error.allow} if isinstance(error, MethodNotAllowed) else {}
     if error.retry_after_seconds is not None:
         headers["Retry-After"] = str(error.retry_after_seconds)
     return Response(
@@ -49,6 +52,15 @@ def problem(error: ApiError, request_id: str) -> Response[str]:
         content_type=PROBLEM_JSON,
         body=body.model_dump_json(by_alias=True, exclude_none=True),
         headers=headers or None,
+    )
+
+
+def key_set(document: JsonWebKeySet) -> Response[JsonWebKeySet]:
+    return Response(
+        status_code=200,
+        content_type="application/json",
+        body=document,
+        headers={"Cache-Control": KEY_SET_CACHE_CONTROL},
     )
 
 
@@ -70,8 +82,12 @@ def finalise(
     """Adds the headers every response carries, whichever path produced it."""
     headers: dict[str, list[str]] = result.setdefault("multiValueHeaders", {}) or {}
     result["multiValueHeaders"] = headers
+    # A 200 that declared itself public (the key set) keeps its Cache-Control.
+    cache_control = _cache_control(result)
     for name, value in ALWAYS.items():
         headers[name] = [value]
+    if result.get("statusCode") == 200 and cache_control == KEY_SET_CACHE_CONTROL:
+        headers["Cache-Control"] = [cache_control]
     origin = _header(event, "origin")
     if "*" in allowed_origins:
         # `*` answers every origin, and a request without one, alike: nothing varies.
@@ -122,6 +138,17 @@ def _add_vary(headers: dict[str, list[str]], field: str) -> None:
     listed = [item.strip() for value in headers.get(name, []) for item in value.split(",")]
     if field.lower() not in (item.lower() for item in listed if item):
         headers[name] = [", ".join([*(item for item in listed if item), field])]
+
+
+def _cache_control(result: dict[str, Any]) -> str | None:
+    for source in (result.get("multiValueHeaders") or {}, result.get("headers") or {}):
+        for key, value in source.items():
+            if key.lower() == "cache-control":
+                # Single-valued headers only: anything else is not ours and gets no-store.
+                if isinstance(value, list):
+                    return str(value[0]) if len(value) == 1 else None
+                return str(value)
+    return None
 
 
 def _header(event: dict[str, Any], name: str) -> str | None:

@@ -21,9 +21,25 @@ def stage(env: SynthesizedEnvironment) -> tuple[str, dict[str, Any]]:
     return env.only("AWS::ApiGateway::Stage")
 
 
-def methods_by_verb(env: SynthesizedEnvironment) -> dict[str, dict[str, Any]]:
+def resource_id(env: SynthesizedEnvironment, path_part: str) -> str:
+    (found,) = [
+        logical_id
+        for logical_id, resource in env.resources_of_type("AWS::ApiGateway::Resource").items()
+        if resource["Properties"]["PathPart"] == path_part
+    ]
+    return found
+
+
+def methods_by_verb(
+    env: SynthesizedEnvironment, path_part: str = "telephone-status"
+) -> dict[str, dict[str, Any]]:
+    on_resource = ref(resource_id(env, path_part))
     methods = env.resources_of_type("AWS::ApiGateway::Method").values()
-    return {method["Properties"]["HttpMethod"]: method["Properties"] for method in methods}
+    return {
+        method["Properties"]["HttpMethod"]: method["Properties"]
+        for method in methods
+        if method["Properties"]["ResourceId"] == on_resource
+    }
 
 
 def test_one_regional_rest_api(env: SynthesizedEnvironment) -> None:
@@ -42,7 +58,7 @@ def test_route_is_v1_telephone_status(env: SynthesizedEnvironment) -> None:
         resource["Properties"]["PathPart"]
         for resource in env.resources_of_type("AWS::ApiGateway::Resource").values()
     )
-    assert path_parts == ["telephone-status", "v1"]
+    assert path_parts == ["jwks.json", "telephone-status", "v1"]
 
 
 def test_get_and_post_are_lambda_proxy_integrations(env: SynthesizedEnvironment) -> None:
@@ -59,7 +75,8 @@ def test_get_and_post_are_lambda_proxy_integrations(env: SynthesizedEnvironment)
 
 def test_api_gateway_may_invoke_the_function_for_each_route(env: SynthesizedEnvironment) -> None:
     permissions = env.resources_of_type("AWS::Lambda::Permission").values()
-    assert len(permissions) == 4  # GET, POST, ANY, OPTIONS; no test-invoke permissions
+    # GET, POST, ANY, OPTIONS on the status route, GET and ANY on the key set; no test-invoke
+    assert len(permissions) == 6
     for permission in permissions:
         assert permission["Properties"]["Principal"] == "apigateway.amazonaws.com"
         assert permission["Properties"]["FunctionName"] == invoked_function_arn(env)

@@ -27,12 +27,14 @@ EXPECTED_ACKNOWLEDGEMENTS = {
     "AwsSolutions-APIG4": {
         f"Api/RestApi/Default/v1/telephone-status/{verb}/Resource"
         for verb in ("GET", "POST", "ANY", "OPTIONS")
-    },
+    }
+    | {f"Api/RestApi/Default/v1/jwks.json/{verb}/Resource" for verb in ("GET", "ANY")},
     # OPTIONS has authorization type NONE explicitly, which COG4 does not flag.
     "AwsSolutions-COG4": {
         f"Api/RestApi/Default/v1/telephone-status/{verb}/Resource"
         for verb in ("GET", "POST", "ANY")
-    },
+    }
+    | {f"Api/RestApi/Default/v1/jwks.json/{verb}/Resource" for verb in ("GET", "ANY")},
 }
 # Only where WAF is switched off in cdk.json.
 WAF_ACKNOWLEDGEMENT = ("AwsSolutions-APIG3", "Api/RestApi/DeploymentStage.{env}/Resource")

@@ -148,3 +148,33 @@ def test_snap_start_is_off_unless_an_environment_chooses_it(context: dict[str, A
 def test_snap_start_must_be_a_boolean(context: dict[str, Any], value: object) -> None:
     with pytest.raises(ConfigurationError, match="snapStart"):
         load_environment(with_dev_setting(context, "snapStart", value), "dev")
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        {"ttlSeconds": 0},
+        {"ttlSeconds": 86_401},
+        {"ttlSeconds": "600s"},
+        {"issuer": ""},
+        {"issuer": " https://api.example.com"},
+        {"audience": "line\nbreak"},
+        {"audiences": ["x"]},
+    ],
+)
+def test_invalid_token_settings_are_rejected(context: dict[str, Any], token: object) -> None:
+    with pytest.raises(ConfigurationError, match="token"):
+        load_environment(with_dev_setting(context, "token", token), "dev")
+
+
+def test_token_settings_default_to_the_api_url_and_ten_minutes(context: dict[str, Any]) -> None:
+    del context["environments"]["dev"]["token"]
+    token = load_environment(context, "dev").token
+    assert (token.issuer, token.audience, token.ttl_seconds) == (None, None, 600)
+    custom = {"issuer": "https://id.example.com", "audience": "backend", "ttlSeconds": 300}
+    token = load_environment(with_dev_setting(context, "token", custom), "dev").token
+    assert (token.issuer, token.audience, token.ttl_seconds) == (
+        "https://id.example.com",
+        "backend",
+        300,
+    )

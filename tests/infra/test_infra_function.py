@@ -57,8 +57,12 @@ def test_function_sizing_comes_from_the_environment(env: SynthesizedEnvironment)
 def test_function_environment_variables(env: SynthesizedEnvironment) -> None:
     table_id, _ = env.only("AWS::DynamoDB::Table")
     secret_id, _ = env.only("AWS::SecretsManager::Secret")
-    variables = function_properties(env)["Environment"]["Variables"]
+    variables = dict(function_properties(env)["Environment"]["Variables"])
     config = env.config
+    # TOKEN_* (verification tokens) are checked in test_infra_tokens.
+    for name in ("TOKEN_SIGNING_KEY_ID", "TOKEN_ISSUER", "TOKEN_TTL_SECONDS"):
+        assert variables.pop(name), name
+    variables.pop("TOKEN_AUDIENCE", None)
     assert variables == {
         "PROXSTOP_SECRET_ID": ref(secret_id),  # the created secret's ARN
         "PROXSTOP_API_URL": config.proxstop_api_url,

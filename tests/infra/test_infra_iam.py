@@ -91,4 +91,4 @@ def test_function_has_no_other_permissions(env: SynthesizedEnvironment) -> None:
         for statement in function_statements(env)
         for action in actions_of(statement)
     }
-    assert services == {"logs", "xray", "secretsmanager", "dynamodb"}
+    assert services == {"logs", "xray", "secretsmanager", "dynamodb", "kms"}

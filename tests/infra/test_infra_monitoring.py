@@ -10,7 +10,6 @@ import pytest
 from tests.infra.infra_synth import (
     SynthesizedEnvironment,
     function_metric_dimensions,
-    get_att,
     ref,
 )
 
@@ -123,8 +122,9 @@ def test_alarm_topic_is_encrypted_with_a_key_cloudwatch_may_use(
     env: SynthesizedEnvironment,
 ) -> None:
     _, topic = env.only("AWS::SNS::Topic")
-    key_id, key = env.only("AWS::KMS::Key")
-    assert topic["Properties"]["KmsMasterKeyId"] == get_att(key_id, "Arn")
+    key_id = topic["Properties"]["KmsMasterKeyId"]["Fn::GetAtt"][0]
+    key = env.resources[key_id]
+    assert key["Type"] == "AWS::KMS::Key"
     assert key["Properties"]["EnableKeyRotation"] is True
     statements = key["Properties"]["KeyPolicy"]["Statement"]
     assert any(

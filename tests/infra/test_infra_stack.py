@@ -17,7 +17,15 @@ def test_one_stack_per_environment_named_after_it(synthesized: SynthesizedApp) -
 
 def test_stack_outputs(env: SynthesizedEnvironment) -> None:
     outputs = env.template_json["Outputs"]
-    expected = {"ApiUrl", "FunctionName", "SecretArn", "TableName", "DashboardUrl", "AlarmTopicArn"}
+    expected = {
+        "ApiUrl",
+        "JwksUrl",
+        "FunctionName",
+        "SecretArn",
+        "TableName",
+        "DashboardUrl",
+        "AlarmTopicArn",
+    }
     if env.config.api_key.enabled:
         expected.add("ApiKeyId")
     assert set(outputs) == expected
@@ -29,6 +37,7 @@ def test_stack_outputs(env: SynthesizedEnvironment) -> None:
     api_url_parts = outputs["ApiUrl"]["Value"]["Fn::Join"][1]
     assert api_url_parts[0] == "https://"
     assert api_url_parts[-1] == "/v1/telephone-status"
+    assert outputs["JwksUrl"]["Value"]["Fn::Join"][1][-1] == "/v1/jwks.json"
     dashboard_url = "".join(
         part for part in outputs["DashboardUrl"]["Value"]["Fn::Join"][1] if isinstance(part, str)
     )

@@ -26,6 +26,7 @@ from local.emulator import (
     DEFAULT_SECRET_NAME,
     DEFAULT_TABLE_NAME,
     MotoServer,
+    create_signing_key,
     local_aws_environment,
     provision,
     start_moto,
@@ -137,6 +138,12 @@ def moto_server() -> Iterator[MotoServer]:
 
 
 @pytest.fixture(scope="session")
+def signing_key(moto_server: MotoServer) -> str:
+    """This worker's KMS token-signing key (ECC_NIST_P256) in the emulator: its ARN."""
+    return create_signing_key(moto_server.endpoint_url)
+
+
+@pytest.fixture(scope="session")
 def sandbox() -> Iterator[SandboxServer]:
     """This worker's ProxStop sandbox (in-process thread, free port, vendor example key)."""
     with start_sandbox(0, DEFAULT_KEY) as server:
@@ -149,6 +156,7 @@ def function_env(
     monkeypatch: pytest.MonkeyPatch,
     moto_server: MotoServer,
     sandbox: SandboxServer,
+    signing_key: str,
 ) -> Iterator[FunctionEnv]:
     """A fresh secret and attempts table, the function's environment, a cold start.
 
@@ -176,6 +184,8 @@ def function_env(
         "CORS_ALLOW_ORIGINS",
         "POWERTOOLS_METRICS_DISABLED",
         "MAX_CODE_CHECKS",
+        "TOKEN_AUDIENCE",
+        "TOKEN_TTL_SECONDS",
     ):
         monkeypatch.delenv(name, raising=False)
     for name in conflicting_aws_variables(os.environ):
@@ -186,6 +196,7 @@ def function_env(
         secret_name=env.secret_name,
         table_name=env.table_name,
         upstream_format=fmt,
+        signing_key_id=signing_key,
     ).items():
         monkeypatch.setenv(name, value)
     reset_remote(sandbox.url, DEFAULT_KEY)

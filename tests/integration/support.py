@@ -149,8 +149,12 @@ def body_of(result: dict[str, Any]) -> dict[str, Any]:
 
 
 def comparable_body(result: dict[str, Any]) -> str:
-    """The raw body with the per-request `requestId` member cut out (nothing else changed)."""
+    """The raw body with the per-request `requestId` and token values blanked (nothing else).
+
+    A verification token differs per request (iat, jti); SPEC §4 sets it aside.
+    """
     text = str(result["body"])
+    text = re.sub(r'"(token|expiresAt)":"[^"]*"', r'"\1":""', text)
     return re.sub(r',"requestId":"[^"]*"|"requestId":"[^"]*",?', "", text)
 
 

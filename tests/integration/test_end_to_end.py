@@ -132,6 +132,7 @@ EVENT_STATUS: Final = {
     "invalid-reference": 400,
     "invalid-code": 400,
     "unknown-reference": 404,
+    "get-jwks": 200,
 }
 
 
@@ -165,10 +166,22 @@ def test_vendor_example_in_every_request_shape(function_env: FunctionEnv) -> Non
         right = body_of(function_env.invoke(make(VENDOR_REFERENCE, PIN)))
         wrong = body_of(function_env.invoke(make(VENDOR_REFERENCE, WRONG_PIN)))
         status_only = body_of(function_env.invoke(make(VENDOR_REFERENCE, None)))
+        verification = right.pop("verification")
+        assert set(verification) == {"token", "expiresAt"}, shape  # checked in test_verification
         # Two distinct PINs in all: the later shapes repeat them at no cost.
         assert right == {**reference, "codeValid": True, "attemptsRemaining": 3 if index else 4}
-        assert wrong == {**reference, "codeValid": False, "attemptsRemaining": 3}
-        assert status_only == {**reference, "codeValid": None, "attemptsRemaining": None}
+        assert wrong == {
+            **reference,
+            "codeValid": False,
+            "attemptsRemaining": 3,
+            "verification": None,
+        }
+        assert status_only == {
+            **reference,
+            "codeValid": None,
+            "attemptsRemaining": None,
+            "verification": None,
+        }
         journal = function_env.journal()
         assert [entry["has_code"] for entry in journal] == [True, True, False], shape
         assert_key_only_in_post_body(journal, "json")
@@ -326,6 +339,11 @@ def _replay(function_env: FunctionEnv, path: Path) -> None:
     result = function_env.invoke(event)
     expected = EVENT_STATUS[path.stem]
     assert result["statusCode"] == expected, result["body"]
+    if path.stem == "get-jwks":  # the one cacheable response (SPEC §9)
+        assert header(result, "Cache-Control") == "public, max-age=3600"
+        assert [key["alg"] for key in json.loads(result["body"])["keys"]] == ["ES256"]
+        assert function_env.journal() == []  # the key set never asks the upstream
+        return
     document = body_of(result)
     if expected == 200:
         sent_code = any(entry["has_code"] for entry in function_env.journal())

@@ -75,6 +75,7 @@ def test_get_status(api: str) -> None:
         },
         "codeValid": None,
         "attemptsRemaining": None,
+        "verification": None,
     }
 
 

@@ -123,6 +123,7 @@ def test_documented_success_gives_the_spec_example_body_in_both_formats() -> Non
         },
         "codeValid": True,
         "attemptsRemaining": None,  # set by the service once the attempt store has answered
+        "verification": None,  # signing is the service's, after normalisation
     }
     xml_body = client_body(DOC_XML_SUCCESS, "xml")
     json_body = client_body(DOC_JSON_SUCCESS, "json")
@@ -642,6 +643,7 @@ def test_response_body_shape_for_an_unpublished_code() -> None:
         },
         "codeValid": None,
         "attemptsRemaining": None,
+        "verification": None,
     }
 
 

@@ -32,6 +32,10 @@ def test_every_variable_is_read() -> None:
             "MAX_CODE_CHECKS": "12",
             "SECRET_MAX_AGE_SECONDS": "60",
             "CORS_ALLOW_ORIGINS": "https://app.example.com",
+            "TOKEN_SIGNING_KEY_ID": "alias/telephone-status-dev-tokens",
+            "TOKEN_ISSUER": "https://api.example.com/dev",
+            "TOKEN_AUDIENCE": "https://backend.example.com",
+            "TOKEN_TTL_SECONDS": "900",
             "UNRELATED": "ignored",
         }
     )
@@ -44,6 +48,10 @@ def test_every_variable_is_read() -> None:
         "max_code_checks": 12,
         "secret_max_age_seconds": 60,
         "cors_allow_origins": ("https://app.example.com",),
+        "token_signing_key_id": "alias/telephone-status-dev-tokens",
+        "token_issuer": "https://api.example.com/dev",
+        "token_audience": "https://backend.example.com",
+        "token_ttl_seconds": 900,
     }
 
 
@@ -198,3 +206,40 @@ def test_urls_that_could_send_the_key_in_clear_or_elsewhere_are_refused(url: str
     with pytest.raises(ValidationError) as info:
         Settings.from_environment({**SECRET, "PROXSTOP_API_URL": url})
     assert [error["loc"] for error in info.value.errors()] == [("PROXSTOP_API_URL",)]
+
+
+def test_tokens_are_off_by_default() -> None:
+    settings = Settings.from_environment(SECRET)
+    assert settings.token_signing_key_id is None
+    assert (settings.token_issuer, settings.token_audience) == (None, None)
+    assert settings.token_ttl_seconds == 600
+
+
+@pytest.mark.parametrize("issuer", [None, "", "   "])
+def test_a_signing_key_needs_an_issuer(issuer: str | None) -> None:
+    environ = {**SECRET, "TOKEN_SIGNING_KEY_ID": "alias/tokens"}
+    if issuer is not None:
+        environ["TOKEN_ISSUER"] = issuer
+    with pytest.raises(ValidationError, match="TOKEN_ISSUER"):
+        Settings.from_environment(environ)
+
+
+def test_blank_token_settings_are_unset() -> None:
+    settings = Settings.from_environment(
+        {**SECRET, "TOKEN_SIGNING_KEY_ID": " ", "TOKEN_AUDIENCE": "", "TOKEN_ISSUER": " x "}
+    )
+    assert (settings.token_signing_key_id, settings.token_audience) == (None, None)
+    assert settings.token_issuer == "x"
+
+
+@pytest.mark.parametrize("ttl", ["0", "29", "-600", "86401", "1e3", "six hundred", "600.5"])
+def test_token_ttl_is_bounded(ttl: str) -> None:
+    with pytest.raises(ValidationError):
+        Settings.from_environment({**SECRET, "TOKEN_TTL_SECONDS": ttl})
+
+
+@pytest.mark.parametrize("ttl", ["30", "600", "86400"])
+def test_token_ttl_in_bounds(ttl: str) -> None:
+    assert Settings.from_environment({**SECRET, "TOKEN_TTL_SECONDS": ttl}).token_ttl_seconds == int(
+        ttl
+    )

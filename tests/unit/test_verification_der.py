@@ -1,0 +1,185 @@
+"""The strict DER readers behind the verification token (SPEC §9).
+
+KMS returns an ECDSA signature and a public key in DER; the function decodes
+both by hand (no `cryptography` in the Lambda runtime). `cryptography` is the
+independent reference here: what it encodes must decode, and anything that is
+not exactly the expected structure must be refused with MalformedDer.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from hypothesis import given
+from hypothesis import strategies as st
+from telephone_status.verification import (
+    P256_N,
+    MalformedDer,
+    b64url,
+    der_p256_public_key,
+    der_signature_to_raw,
+    p256_jwk,
+    rfc3339_utc,
+)
+
+scalars = st.integers(min_value=1, max_value=P256_N - 1)
+
+
+def _spki(key: ec.EllipticCurvePublicKey) -> bytes:
+    return key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+
+
+P256_KEY = ec.generate_private_key(ec.SECP256R1()).public_key()
+P256_SPKI = _spki(P256_KEY)
+
+
+# --------------------------------------------------------------------------- signatures
+
+
+@given(r=scalars, s=scalars)
+def test_every_valid_signature_decodes_to_padded_r_and_s(r: int, s: int) -> None:
+    raw = der_signature_to_raw(encode_dss_signature(r, s))
+    assert raw == r.to_bytes(32, "big") + s.to_bytes(32, "big")
+
+
+@given(data=st.binary(max_size=80))
+def test_arbitrary_bytes_decode_or_are_refused(data: bytes) -> None:
+    # MalformedDer or 64 bytes: never another exception, never another length.
+    try:
+        raw = der_signature_to_raw(data)
+    except MalformedDer:
+        return
+    assert len(raw) == 64
+
+
+@given(r=scalars, s=scalars, data=st.data())
+def test_any_single_byte_change_is_refused_or_changes_the_value(
+    r: int, s: int, data: st.DataObject
+) -> None:
+    der = encode_dss_signature(r, s)
+    index = data.draw(st.integers(0, len(der) - 1))
+    value = data.draw(st.integers(0, 255).filter(lambda byte: byte != der[index]))
+    changed = der[:index] + bytes([value]) + der[index + 1 :]
+    try:
+        raw = der_signature_to_raw(changed)
+    except MalformedDer:
+        return
+    assert raw != r.to_bytes(32, "big") + s.to_bytes(32, "big")
+
+
+@given(r=scalars, s=scalars, cut=st.integers(1, 8), extra=st.binary(min_size=1, max_size=4))
+def test_truncated_or_trailing_bytes_are_refused(r: int, s: int, cut: int, extra: bytes) -> None:
+    der = encode_dss_signature(r, s)
+    with pytest.raises(MalformedDer):
+        der_signature_to_raw(der[:-cut])
+    with pytest.raises(MalformedDer):
+        der_signature_to_raw(der + extra)
+
+
+def _integer(content: bytes) -> bytes:
+    return bytes([0x02, len(content)]) + content
+
+
+def _sequence(content: bytes) -> bytes:
+    return bytes([0x30, len(content)]) + content
+
+
+ONE = _integer(b"\x01")
+
+
+@pytest.mark.parametrize(
+    "der",
+    [
+        b"",
+        _sequence(b""),
+        _sequence(ONE),  # one INTEGER only
+        _sequence(ONE + ONE + ONE),  # three
+        _sequence(_integer(b"\x00") + ONE),  # r = 0
+        _sequence(ONE + _integer(P256_N.to_bytes(32, "big").rjust(33, b"\x00"))),  # s = n
+        _sequence(_integer(b"\x00\x01") + ONE),  # non-minimal INTEGER
+        _sequence(_integer(b"\x81") + ONE),  # negative INTEGER
+        _sequence(_integer(b"") + ONE),  # empty INTEGER
+        _sequence(ONE + bytes([0x04, 1, 1])),  # OCTET STRING instead of INTEGER
+        bytes([0x31, 6]) + ONE + ONE,  # SET instead of SEQUENCE
+        bytes([0x30, 0x81, 6]) + ONE + ONE,  # long-form length for a short length
+        bytes([0x30, 0x80]) + ONE + ONE + b"\x00\x00",  # BER indefinite length
+        _sequence(_integer(b"\x01" * 34) + ONE),  # r wider than the curve
+    ],
+)
+def test_malformed_signatures_are_refused(der: bytes) -> None:
+    with pytest.raises(MalformedDer):
+        der_signature_to_raw(der)
+
+
+# --------------------------------------------------------------------------- public keys
+
+
+def test_a_p256_key_decodes_to_its_coordinates() -> None:
+    numbers = P256_KEY.public_numbers()
+    assert der_p256_public_key(P256_SPKI) == (numbers.x, numbers.y)
+
+
+@pytest.mark.parametrize("curve", [ec.SECP384R1(), ec.SECP256K1(), ec.SECP521R1()])
+def test_other_curves_are_refused(curve: ec.EllipticCurve) -> None:
+    with pytest.raises(MalformedDer):
+        der_p256_public_key(_spki(ec.generate_private_key(curve).public_key()))
+
+
+def test_a_compressed_point_is_refused() -> None:
+    compressed = P256_KEY.public_bytes(Encoding.X962, PublicFormat.CompressedPoint)
+    body = (
+        bytes.fromhex("301306072a8648ce3d020106082a8648ce3d030107")
+        + bytes([0x03, len(compressed) + 1, 0])
+        + compressed
+    )
+    with pytest.raises(MalformedDer):
+        der_p256_public_key(bytes([0x30, len(body)]) + body)
+
+
+@given(index=st.integers(0, len(P256_SPKI) - 1), value=st.integers(0, 255))
+def test_any_single_byte_change_of_a_key_is_refused(index: int, value: int) -> None:
+    if value == P256_SPKI[index]:
+        return
+    changed = P256_SPKI[:index] + bytes([value]) + P256_SPKI[index + 1 :]
+    # Header bytes break the structure; a coordinate byte moves the point off the curve.
+    with pytest.raises(MalformedDer):
+        der_p256_public_key(changed)
+
+
+@given(data=st.binary(max_size=120))
+def test_arbitrary_bytes_as_a_key_are_refused(data: bytes) -> None:
+    with pytest.raises(MalformedDer):
+        der_p256_public_key(data)
+
+
+def test_truncated_or_extended_keys_are_refused() -> None:
+    for broken in (P256_SPKI[:-1], P256_SPKI + b"\x00", P256_SPKI[1:]):
+        with pytest.raises(MalformedDer):
+            der_p256_public_key(broken)
+
+
+# --------------------------------------------------------------------------- JWK and times
+
+
+def test_jwk_members_and_thumbprint() -> None:
+    import hashlib  # noqa: PLC0415
+
+    x, y = der_p256_public_key(P256_SPKI)
+    jwk = p256_jwk(x, y)
+    required = {"crv": "P-256", "kty": "EC", "x": jwk["x"], "y": jwk["y"]}
+    expected = b64url(hashlib.sha256(json.dumps(required, separators=(",", ":")).encode()).digest())
+    assert jwk == {**required, "kid": expected, "use": "sig", "alg": "ES256"}
+
+
+def test_small_coordinates_are_left_padded() -> None:
+    jwk = p256_jwk(1, 2)
+    assert jwk["x"] == b64url(b"\x00" * 31 + b"\x01")
+    assert jwk["y"] == b64url(b"\x00" * 31 + b"\x02")
+
+
+def test_expiry_is_rfc3339_utc() -> None:
+    assert rfc3339_utc(1_796_120_400) == "2026-12-01T10:20:00Z"
