@@ -128,6 +128,11 @@ def gateway_response_body(status: int, code: str, title: str, detail: str) -> st
     )
 
 
+# The same list as the function's own responses (telephone_status.web.EXPOSED_HEADERS; a test
+# keeps the two equal).
+EXPOSED_HEADERS = "Retry-After, Allow"
+
+
 def gateway_cors_headers(config: EnvironmentConfig, response_type: str) -> dict[str, str]:
     """What an allowed browser origin needs to read API Gateway's own error responses.
 
@@ -138,11 +143,13 @@ def gateway_cors_headers(config: EnvironmentConfig, response_type: str) -> dict[
     WAF just refused.
     """
     origins = config.cors_allow_origins
+    # Retry-After (THROTTLED) is no CORS-safelisted header: a browser reads it only when told.
+    exposed = {"Vary": "'Origin'", "Access-Control-Expose-Headers": f"'{EXPOSED_HEADERS}'"}
     if len(origins) == 1:
-        return {"Access-Control-Allow-Origin": f"'{origins[0]}'", "Vary": "'Origin'"}
+        return {"Access-Control-Allow-Origin": f"'{origins[0]}'", **exposed}
     if response_type == "WAF_FILTERED":
         return {}
-    return {"Access-Control-Allow-Origin": "method.request.header.Origin", "Vary": "'Origin'"}
+    return {"Access-Control-Allow-Origin": "method.request.header.Origin", **exposed}
 
 
 class TelephoneStatusApi(Construct):

@@ -52,6 +52,9 @@ REGISTER_CONDITION: Final = (
     " AND (attribute_not_exists(checks) OR checks < :maxChecks)"
     " AND (attribute_not_exists(guesses) OR contains(guesses, :guessValue)"
     " OR size(guesses) < :maxAttempts)"
+    # A v1 item (its `attempts` counter, until its window ends) keeps a reference it locked
+    # locked: upgrading must not hand out fresh guesses.
+    " AND (attribute_not_exists(attempts) OR attempts < :maxAttempts)"
 )
 
 

@@ -18,6 +18,8 @@ ALWAYS: Final = {
     "Cache-Control": NO_STORE,
     "X-Content-Type-Options": "nosniff",
 }
+# Response headers a browser may read only when told (CORS): the 429 and 405 hints.
+EXPOSED_HEADERS: Final = "Retry-After, Allow"
 # Only the public key set may be cached (SPEC §5, §9); it changes only with a new KMS key.
 KEY_SET_CACHE_CONTROL: Final = "public, max-age=3600"
 
@@ -92,6 +94,7 @@ def finalise(
     if "*" in allowed_origins:
         # `*` answers every origin, and a request without one, alike: nothing varies.
         headers["Access-Control-Allow-Origin"] = ["*"]
+        headers["Access-Control-Expose-Headers"] = [EXPOSED_HEADERS]
     else:
         if allowed_origins:
             # The grant depends on Origin, so every response does (a granted one, a refused
@@ -99,6 +102,7 @@ def finalise(
             _add_vary(headers, "Origin")
         if origin and origin in allowed_origins:
             headers["Access-Control-Allow-Origin"] = [origin]
+            headers["Access-Control-Expose-Headers"] = [EXPOSED_HEADERS]
         else:
             # A preflight from an origin outside the allow-list gets no CORS grant at all.
             for name in [name for name in headers if name.startswith("Access-Control-")]:

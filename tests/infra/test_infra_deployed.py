@@ -11,6 +11,7 @@ import re
 from typing import Any
 
 import pytest
+from telephone_status.web import EXPOSED_HEADERS
 
 from tests.infra.infra_synth import (
     SynthesizedApp,
@@ -167,6 +168,11 @@ def test_every_gateway_response_has_the_spec_shape_and_cors(env: SynthesizedEnvi
         else:
             assert response_type == "WAF_FILTERED"
         assert "*" not in str(allow_origin)
+        if allow_origin is not None:
+            # A browser reads Retry-After (THROTTLED) only when it is exposed, as the function's
+            # own responses do.
+            exposed = headers["Access-Control-Expose-Headers"].strip("'")
+            assert exposed == EXPOSED_HEADERS, response_type
 
 
 def test_several_origins_are_enforced_by_the_waf(synthesized: SynthesizedApp) -> None:

@@ -320,6 +320,27 @@ def test_live_full_record_is_429_until_its_window_ends(
     assert function_env.journal() == []
 
 
+@pytest.mark.parametrize("v1_attempts", [MAX_ATTEMPTS, MAX_ATTEMPTS + 3])
+def test_a_reference_v1_locked_stays_locked_until_its_window_ends(
+    function_env: FunctionEnv, v1_attempts: int
+) -> None:
+    """An item left by v1 (only the `attempts` counter) must not unlock on upgrade."""
+    _put(
+        function_env,
+        attempts={"N": str(v1_attempts)},
+        expiresAt={"N": str(int(time.time()) + 3600)},
+    )
+    _assert_locked_out(function_env, _check(function_env, VENDOR_REFERENCE, PIN))
+    assert function_env.journal() == []
+
+
+def test_a_v1_reference_under_its_limit_carries_on(function_env: FunctionEnv) -> None:
+    _put(function_env, attempts={"N": "2"}, expiresAt={"N": str(int(time.time()) + 3600)})
+    result = _check(function_env, VENDOR_REFERENCE, PIN)
+    assert_status(result, VENDOR_REFERENCE, 100, True)
+    assert _remaining(result) == MAX_ATTEMPTS - 1
+
+
 # --------------------------------------------------------------------------- keyed hashes only
 
 

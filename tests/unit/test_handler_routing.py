@@ -461,3 +461,13 @@ def test_no_allow_list_means_no_cors_and_no_vary(monkeypatch: pytest.MonkeyPatch
     result = invoke(preflight(ALLOWED_ORIGIN))
     assert not any(name.startswith("access-control-") for name in headers_of(result))
     assert "origin" not in _vary(result)
+
+
+@pytest.mark.parametrize("build", KINDS_OF_EVENT)
+def test_a_granted_origin_may_read_retry_after_and_allow(build: Any) -> None:
+    granted = headers_of(invoke(build({"Origin": ALLOWED_ORIGIN})))
+    assert granted["access-control-allow-origin"] == ALLOWED_ORIGIN
+    exposed = {h.strip().lower() for h in granted["access-control-expose-headers"].split(",")}
+    assert {"retry-after", "allow"} <= exposed
+    refused = headers_of(invoke(build({"Origin": FOREIGN_ORIGIN})))
+    assert not any(name.startswith("access-control-") for name in refused)
