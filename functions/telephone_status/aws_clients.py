@@ -80,13 +80,11 @@ class AwsClients:
         # boto3 client creation is not thread-safe; the local server and tests run threads.
         self._lock = threading.Lock()
 
-    def factory(self, service_name: str) -> Callable[[Deadline], Any]:
-        """`Callable[[Deadline], client]` for any boto3 service (e.g. "kms")."""
-
-        def client_for(deadline: Deadline) -> Any:
-            return self.client(service_name, deadline)
-
-        return client_for
+    def prebuild(self, service_names: tuple[str, ...]) -> None:
+        """Build every tier's client now (before a SnapStart snapshot), not mid-request."""
+        for service_name in service_names:
+            for index in range(len(self._tiers)):
+                self._build(service_name, index)
 
     def dynamodb(self, deadline: Deadline) -> DynamoDBClient:
         return cast("DynamoDBClient", self.client("dynamodb", deadline))

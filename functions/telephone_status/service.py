@@ -1,4 +1,4 @@
-"""Orchestrates one lookup: attempt limit, key, upstream call, normalisation.
+"""Orchestrates one lookup: key, attempt record, upstream call, normalisation, token.
 
 Everything that costs something to build (settings, AWS clients, the key
 store) is built once per execution environment, on the first invocation.
@@ -53,6 +53,17 @@ class Runtime:
     limiter: AttemptLimiter
     upstream: UpstreamClient
     signer: TokenSigner | None
+    aws: AwsClients
+
+    @property
+    def aws_services(self) -> tuple[str, ...]:
+        """The AWS services this configuration calls (their clients are built on first use)."""
+        services = ["secretsmanager"]
+        if isinstance(self.limiter, DynamoAttemptLimiter):
+            services.append("dynamodb")
+        if self.signer is not None:
+            services.append("kms")
+        return tuple(services)
 
 
 @functools.cache
@@ -97,6 +108,7 @@ def get_runtime() -> Runtime:
         limiter=limiter,
         upstream=UpstreamClient(settings.api_url, settings.upstream_format),
         signer=signer,
+        aws=aws,
     )
 
 

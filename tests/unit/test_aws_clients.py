@@ -61,7 +61,7 @@ def test_clients_are_built_once_per_service_and_tier_with_that_tiers_budget() ->
     first = aws.dynamodb(long)
     assert aws.dynamodb(long) is first
     assert aws.dynamodb(short) is not first
-    assert aws.factory("kms")(long) is not first
+    assert aws.kms(long) is not first  # type: ignore[comparison-overlap]
     assert aws.dynamodb(Deadline(30)) is first
     assert [name for name, _ in session.built] == ["dynamodb", "dynamodb", "kms"]
     for (_, config), tier in zip(session.built, (TIERS[0], TIERS[-1], TIERS[0]), strict=True):
@@ -71,6 +71,20 @@ def test_clients_are_built_once_per_service_and_tier_with_that_tiers_budget() ->
         )
         # One try: botocore's own retry pauses could outlast any budget.
         assert config.retries["total_max_attempts"] == 1
+
+
+def test_prebuild_builds_every_tier_once_and_calls_then_build_nothing() -> None:
+    session = RecordingSession()
+    aws = clients(session)
+    aws.prebuild(("dynamodb", "kms"))
+    aws.prebuild(("dynamodb",))
+    assert sorted(name for name, _ in session.built) == ["dynamodb"] * len(TIERS) + ["kms"] * len(
+        TIERS
+    )
+    for remaining in (30, SMALLEST + 0.01):
+        aws.dynamodb(Deadline(remaining))
+        aws.kms(Deadline(remaining))
+    assert len(session.built) == 2 * len(TIERS)
 
 
 def test_the_limiter_fails_closed_without_calling_aws_when_no_call_fits() -> None:

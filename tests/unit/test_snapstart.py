@@ -12,6 +12,7 @@ import pytest
 import snapshot_restore_py  # type: ignore[import-untyped]
 import urllib3
 from telephone_status import snapstart
+from telephone_status.aws_clients import TIERS
 
 
 class _CountingHandler(BaseHTTPRequestHandler):
@@ -108,6 +109,11 @@ def test_prepare_snapshot_builds_the_runtime_without_fetching(
     try:
         snapstart.prepare_snapshot()
         assert service.get_runtime.cache_info().currsize == 1
+        runtime = service.get_runtime()
+        assert runtime.aws_services == ("secretsmanager",)
+        # Every tier's client is in the snapshot: a restored copy builds none.
+        built = runtime.aws._clients
+        assert sorted(built) == [("secretsmanager", index) for index in range(len(TIERS))]
     finally:
         service.reset_cold_start_state()
 
