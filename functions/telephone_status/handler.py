@@ -20,9 +20,9 @@ from .errors import (
     RouteNotFound,
 )
 from .models import (
+    REQUEST_FIELDS_SCHEMA,
     JsonWebKeySet,
     ProblemBody,
-    TelephoneStatusRequest,
     TelephoneStatusResponse,
 )
 from .observability import logger, metrics
@@ -39,7 +39,11 @@ _ERROR_RESPONSES: Final[dict[int, Any]] = {
         429: "TOO_MANY_ATTEMPTS: the PIN attempt limit for this reference id is reached",
         500: "INTERNAL_ERROR",
         502: "UPSTREAM_REJECTED or UPSTREAM_BAD_RESPONSE",
-        503: "UPSTREAM_UNAVAILABLE or SERVICE_UNAVAILABLE",
+        503: (
+            "UPSTREAM_UNAVAILABLE, SERVICE_UNAVAILABLE (attempt store, Secrets Manager or"
+            " token signing unavailable) or NOT_CONFIGURED (the API key secret still holds"
+            " the placeholder)"
+        ),
         504: "UPSTREAM_TIMEOUT",
     }.items()
 }
@@ -50,7 +54,7 @@ _ERROR_RESPONSES[429]["headers"] = {
         "schema": {"type": "integer", "minimum": 1},
     }
 }
-_FIELDS_SCHEMA: Final = TelephoneStatusRequest.model_json_schema(by_alias=True)
+_FIELDS_SCHEMA: Final = REQUEST_FIELDS_SCHEMA
 
 app = APIGatewayRestResolver(enable_validation=True)
 snapstart.register_hooks()  # no-op unless the runtime has SnapStart's snapshot_restore_py

@@ -17,4 +17,15 @@ def test_openapi_documents_every_error_status_and_no_422() -> None:
     for method in ("get", "post"):
         responses = document["paths"]["/v1/telephone-status"][method]["responses"]
         assert set(responses) == {"200", "400", "404", "429", "500", "502", "503", "504"}
+        for code in ("UPSTREAM_UNAVAILABLE", "SERVICE_UNAVAILABLE", "NOT_CONFIGURED"):
+            assert code in responses["503"]["description"]
     assert "HTTPValidationError" not in document["components"]["schemas"]
+
+
+def test_the_written_out_request_schema_is_the_models_own() -> None:
+    from telephone_status.models import (  # noqa: PLC0415
+        REQUEST_FIELDS_SCHEMA,
+        TelephoneStatusRequest,
+    )
+
+    assert TelephoneStatusRequest.model_json_schema(by_alias=True) == REQUEST_FIELDS_SCHEMA
