@@ -292,9 +292,9 @@ class Monitoring(Construct):
             "Api5xx",
             composite_alarm_name=f"{prefix}-api-5xx",
             alarm_description=(
-                "Why: many requests answer 5xx for a reason other than the upstream or a missing "
-                "key (those have their own alarms). Do: read the function's ERROR lines and the "
-                "API execution log."
+                "Why: many requests answer 5xx for a reason other than the upstream, a missing "
+                "key or token signing (those have their own alarms). Do: read the function's "
+                "ERROR lines and the API execution log."
             ),
             alarm_rule=cloudwatch.AlarmRule.all_of(
                 cloudwatch.AlarmRule.from_alarm(by_id["Api5xxRate"], cloudwatch.AlarmState.ALARM),
@@ -303,6 +303,9 @@ class Monitoring(Construct):
                         cloudwatch.AlarmRule.from_alarm(upstream_down, cloudwatch.AlarmState.ALARM),
                         cloudwatch.AlarmRule.from_alarm(
                             by_id["NotConfigured"], cloudwatch.AlarmState.ALARM
+                        ),
+                        cloudwatch.AlarmRule.from_alarm(
+                            by_id["TokenSigningFailures"], cloudwatch.AlarmState.ALARM
                         ),
                     )
                 ),

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 from pydantic import ValidationError
 from telephone_status.settings import Settings
@@ -243,3 +246,12 @@ def test_token_ttl_in_bounds(ttl: str) -> None:
     assert Settings.from_environment({**SECRET, "TOKEN_TTL_SECONDS": ttl}).token_ttl_seconds == int(
         ttl
     )
+
+
+def test_the_sam_env_vars_file_is_a_valid_configuration_without_limit_or_tokens() -> None:
+    path = Path(__file__).parents[2] / "events" / "sam" / "env-vars.json"
+    environ = json.loads(path.read_text())["TelephoneStatusFunction"]
+    settings = Settings.from_environment(environ)
+    assert settings.attempts_table_name is None
+    assert settings.token_signing_key_id is None
+    assert settings.token_issuer is None
