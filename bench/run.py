@@ -6,13 +6,16 @@ front of moto. Then measures, each part in fresh worker processes whose stdout
 (Powertools Logger and Metrics output) goes to /dev/null:
 
 1. warm path: interleaved A/B invocations of our handler and bench/baseline.py,
-   with bare round trips to the same servers measured in the same iterations;
+   with bare round trips to the same servers measured in the same iterations
+   (code checks alternate right and wrong PINs; token signing off);
 2. cold start: fresh interpreter -> import -> first response, plus `import boto3`;
    as shipped (bench/shipped.py: an x86_64 twin of the asset, read-only, its own bytecode);
    and `python -X importtime` of our handler;
 3. resources: Secrets Manager calls and upstream TCP connections per 1,000
    invocations, counted at the servers; peak RSS;
-4. package: the zipped size of the synthesised Lambda asset.
+4. signing: bench/signing.py in its own process (its own moto with a KMS key): what a
+   correct PIN costs for its verification token, and KMS calls per kind of request;
+5. package: the zipped size of the synthesised Lambda asset.
 
 The function has no X-Ray SDK (Lambda's active tracing records its segments), so the
 Lambda-like runs differ only by the variables Powertools reads inside Lambda.

@@ -55,7 +55,7 @@ from bench.common import (
     write_json,
 )
 
-_FAKE_SIGV4: Final = (
+FAKE_SIGV4: Final = (
     "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/dynamodb/aws4_request, "
     "SignedHeaders=host;x-amz-date;x-amz-target, Signature=0"  # moto does not verify it
 )
@@ -126,7 +126,7 @@ class BareClients:
                 "Content-Type": "application/x-amz-json-1.0",
                 "X-Amz-Target": "DynamoDB_20120810.UpdateItem",
                 "X-Amz-Date": "20260101T000000Z",
-                "Authorization": _FAKE_SIGV4,
+                "Authorization": FAKE_SIGV4,
             },
         )
         if response.status != 200 or b"checks" not in response.data:
