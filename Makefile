@@ -68,8 +68,9 @@ synth: $(STAMP) $(CHECKOV)
 
 # bench: our function against a vendor-style baseline, all on 127.0.0.1 (bench/run.py), and
 # the cold start as shipped (an x86_64 twin of the asset, built by infra/bundling.py for the
-# interpreter at hand, read-only). Prints the table and the targets, writes bench/results.json
-# and bench/RESULTS.md (before/after beside bench/results-v1.json); under 5 minutes.
+# interpreter at hand, read-only), and what a correct PIN costs for its token (bench/signing.py,
+# its own process). Prints the table and the targets, writes bench/results.json and
+# bench/RESULTS.md (before/after beside bench/results-v1.json); under 5 minutes.
 bench: $(STAMP)
 	$(PY) -m bench.run
 

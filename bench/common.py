@@ -21,9 +21,14 @@ REGION: Final = "us-east-1"
 SANDBOX_KEY: Final = "098f6bcd4621d373cade4e832627b4f6"  # local/sandbox.py DEFAULT_KEY
 VENDOR_REFERENCE: Final = "97A677DD3E0A42B8EA58D93D05BAC89F"
 PIN: Final = "16322"
-# Settings caps MAX_CODE_ATTEMPTS at 1000 (le=1000), so code checks rotate over
-# 100 sandbox references (status 100..199) instead: 100,000 checks before a 429.
+WRONG_PIN: Final = "54321"  # any other five digits: the sandbox answers valid = -1
+# Both limits at the highest the settings accept (le=1000 distinct PINs, le=10000 checks
+# of any PIN per reference id and window). Code checks rotate over 100 sandbox references
+# (status 100..199), one PIN each: a whole `make bench` makes ~2,100 checks, ~21 per id,
+# already over the default MAX_CODE_CHECKS of 20. At these limits any 429 is a real fault,
+# which the workers fail on rather than measure.
 MAX_CODE_ATTEMPTS: Final = 1000
+MAX_CODE_CHECKS: Final = 10_000
 CODE_REFERENCES: Final = tuple(f"{'0' * 29}{status}" for status in range(100, 200))
 
 # Environment variables the orchestrator hands its workers.
@@ -34,7 +39,10 @@ ENV_READY_FD: Final = "BENCH_READY_FD"
 
 Kind = Literal["status", "code"]
 KINDS: Final[tuple[Kind, Kind]] = ("status", "code")
-_PROXY_VARIABLES: Final = ("http_proxy", "https_proxy", "all_proxy")
+# Finer than Kind: a code check with the right PIN or a wrong one.
+Variant = Literal["status", "correct", "wrong"]
+VARIANTS: Final[tuple[Variant, Variant, Variant]] = ("status", "correct", "wrong")
+PROXY_VARIABLES: Final = ("http_proxy", "https_proxy", "all_proxy")
 
 
 def function_environment(
@@ -44,7 +52,7 @@ def function_environment(
     env = {
         name: value
         for name, value in os.environ.items()
-        if name.lower() not in _PROXY_VARIABLES and not name.startswith(("AWS_", "POWERTOOLS_"))
+        if name.lower() not in PROXY_VARIABLES and not name.startswith(("AWS_", "POWERTOOLS_"))
     }
     env.update(
         {
@@ -62,6 +70,7 @@ def function_environment(
             "PROXSTOP_FORMAT": "json",
             "ATTEMPTS_TABLE_NAME": TABLE_NAME,
             "MAX_CODE_ATTEMPTS": str(MAX_CODE_ATTEMPTS),
+            "MAX_CODE_CHECKS": str(MAX_CODE_CHECKS),
             "POWERTOOLS_SERVICE_NAME": "telephone-status",
             "POWERTOOLS_METRICS_NAMESPACE": "TelephoneStatus",
             ENV_SANDBOX_URL: sandbox_url,
@@ -106,11 +115,20 @@ def kind_of(index: int) -> Kind:
     return "status" if index % 2 == 0 else "code"
 
 
+def variant_of(index: int) -> Variant:
+    """Code checks alternate between the right PIN and a wrong one (4n+1 right, 4n+3 wrong)."""
+    if kind_of(index) == "status":
+        return "status"
+    return "correct" if index % 4 == 1 else "wrong"
+
+
 def request_fields(index: int) -> tuple[str, str | None]:
     """Reference id and PIN of invocation `index` (the same for ours and the baseline)."""
-    if kind_of(index) == "status":
+    variant = variant_of(index)
+    if variant == "status":
         return VENDOR_REFERENCE, None
-    return CODE_REFERENCES[(index // 2) % len(CODE_REFERENCES)], PIN
+    reference = CODE_REFERENCES[(index // 2) % len(CODE_REFERENCES)]
+    return reference, PIN if variant == "correct" else WRONG_PIN
 
 
 def build_event(index: int) -> dict[str, Any]:

@@ -102,7 +102,8 @@ _pin_checks = itertools.count()
 
 
 def _next_pin_check() -> tuple[str, str]:
-    # Spread over 101 ids (MAX_CODE_ATTEMPTS is raised for the run): none reaches the limit.
+    # Spread over 101 ids (bench/load.py raises MAX_CODE_ATTEMPTS and MAX_CODE_CHECKS to their
+    # maxima): none reaches a limit, so a 429 here is a failure, never a measurement.
     index = next(_pin_checks)
     reference = CODE_REFERENCES[index % len(CODE_REFERENCES)]
     return reference, PIN if index % 3 == 0 else WRONG_PIN

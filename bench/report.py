@@ -60,6 +60,13 @@ def evaluate(results: dict[str, Any]) -> list[dict[str, Any]]:
                 ratio >= ADDED_LATENCY_RATIO,
             ),
         ]
+    if signing := results.get("signing"):
+        kms = signing["kms_calls_status_only_and_wrong_pin"]
+        signs = signing["kms_sign_per_correct_pin"]
+        checks += [
+            _check("no KMS call for status-only and wrong PINs", kms, " calls", kms == 0),
+            _check("one kms:Sign per correct PIN", signs, "", signs == 1),
+        ]
     resources = results.get("resources")
     if resources:
         ours = resources["ours"]
@@ -166,6 +173,42 @@ def before_after(results: dict[str, Any], before: dict[str, Any] | None) -> Sect
             "ms",
         ),
         (
+            "  wrong PIN (v1: every code check)",
+            _dig(before, "warm", "ours", "own_overhead_ms", "code", "p50"),
+            _dig(results, "warm", "ours", "own_overhead_ms", "wrong", "p50"),
+            "ms",
+        ),
+        (
+            "warm status-only added latency p50",
+            _dig(before, "warm", "ours", "status", "added_latency_ms", "p50"),
+            _dig(results, "warm", "ours", "status", "added_latency_ms", "p50"),
+            "ms",
+        ),
+        (
+            "warm wrong-PIN added latency p50 (attempt store in)",
+            _dig(before, "warm", "ours", "code", "added_latency_ms", "p50"),
+            _dig(results, "warm", "ours", "wrong", "added_latency_ms", "p50"),
+            "ms",
+        ),
+        (
+            "bare attempt-store round trip p50 (the reference)",
+            _dig(before, "warm", "bare_attempt_store_ms", "p50"),
+            _dig(results, "warm", "bare_attempt_store_ms", "p50"),
+            "ms",
+        ),
+        (
+            "correct PIN, token signed, wall p50 (bench.signing)",
+            None,
+            _dig(results, "signing", "correct_pin_signed_ms", "p50"),
+            "ms",
+        ),
+        (
+            "  of which signing (signed - unsigned p50)",
+            None,
+            _dig(results, "signing", "signing_cost_p50_ms"),
+            "ms",
+        ),
+        (
             "asset zipped",
             _dig(before, "package", "zipped_mib"),
             _dig(results, "package", "zipped_mib"),
@@ -187,6 +230,11 @@ def before_after(results: dict[str, Any], before: dict[str, Any] | None) -> Sect
         "before: the asset carried no bytecode (compiled on every cold start), X-Ray SDK on; "
         "v1 measured 'as shipped' with an uncompiled package cache instead of a twin asset"
     )
+    section.notes.append(
+        "v1 sent the right PIN on every code check and had no token: its right and wrong "
+        "PINs took the same path, so its code-check figure is the wrong-PIN 'before'; v1's "
+        "bare attempt-store reference was its own one-counter UpdateItem, now the v2 request"
+    )
     return section
 
 
@@ -204,6 +252,8 @@ def sections(results: dict[str, Any], before: dict[str, Any] | None = None) -> l
         found.append(_warm_section(warm))
     if traced := results.get("warm_lambda_like"):
         found.append(_traced_section(traced))
+    if signing := results.get("signing"):
+        found.append(_signing_section(signing))
     if cold := results.get("cold"):
         found += _cold_sections(cold)
     if resources := results.get("resources"):
@@ -215,10 +265,16 @@ def sections(results: dict[str, Any], before: dict[str, Any] | None = None) -> l
 
 def _warm_section(warm: dict[str, Any]) -> Section:
     ours, base = warm["ours"], warm["baseline"]
-    half = warm["iterations"] // 2
+    counts = warm.get("samples") or {"status": warm["iterations"] // 2}
+    mix = (
+        f"{counts['status']} status-only GET, {counts['correct']} right-PIN and "
+        f"{counts['wrong']} wrong-PIN POST"
+        if "wrong" in counts
+        else f"{counts['status']} status-only GET, the rest code-check POST"
+    )
     section = Section(
         f"Warm path, ms: {warm['iterations']} invocations each of ours and the baseline, "
-        f"interleaved ({half} status-only GET, {half} code-check POST)",
+        f"interleaved ({mix}; token signing off, see the signing table)",
         ["p50", "p90", "p99"],
     )
     section.rows = [
@@ -229,12 +285,16 @@ def _warm_section(warm: dict[str, Any]) -> Section:
         ["ours: added latency (wall - bare upstream)", *_p(ours["all"]["added_latency_ms"])],
         ["  status-only GET", *_p(ours["status"]["added_latency_ms"])],
         ["  code-check POST (attempt store included)", *_p(ours["code"]["added_latency_ms"])],
+        ["    right PIN", *_p(ours["correct"]["added_latency_ms"])],
+        ["    wrong PIN", *_p(ours["wrong"]["added_latency_ms"])],
         ["baseline: added latency (wall - bare upstream)", *_p(base["all"]["added_latency_ms"])],
         ["  status-only GET", *_p(base["status"]["added_latency_ms"])],
         ["  code-check GET", *_p(base["code"]["added_latency_ms"])],
         ["ours: overhead (also - bare attempt store)", *_p(ours["own_overhead_ms"]["all"])],
         ["  status-only GET", *_p(ours["own_overhead_ms"]["status"])],
         ["  code-check POST", *_p(ours["own_overhead_ms"]["code"])],
+        ["    right PIN", *_p(ours["own_overhead_ms"]["correct"])],
+        ["    wrong PIN", *_p(ours["own_overhead_ms"]["wrong"])],
         ["ours: CPU time of the handler process", *_p(ours["all"]["cpu_ms"])],
         ["baseline: CPU time of the handler process", *_p(base["all"]["cpu_ms"])],
     ]
@@ -262,6 +322,34 @@ def _traced_section(traced: dict[str, Any]) -> Section:
             ["ours: CPU time of the handler process", *_p(ours["all"]["cpu_ms"])],
         ],
     )
+
+
+def _signing_section(signing: dict[str, Any]) -> Section:
+    section = Section(
+        "Verification token cost, ms (python -m bench.signing, in-process handler, moto KMS on "
+        f"loopback, alternating blocks with signing on and off, {signing['samples_per_arm']} "
+        "samples per arm)",
+        ["p50", "p90", "p99"],
+        [
+            ["correct PIN, token signed", *_p(signing["correct_pin_signed_ms"])],
+            ["correct PIN, signing off", *_p(signing["correct_pin_unsigned_ms"])],
+            ["TokenSigner.issue alone (one kms:Sign)", *_p(signing["issue_ms"])],
+        ],
+    )
+    for label, key in (
+        ("status-only, signing on", "status_only_signing_on_ms"),
+        ("wrong PIN, signing on", "wrong_pin_signing_on_ms"),
+    ):
+        if key in signing:
+            section.rows.append([label, *_p(signing[key])])
+    section.notes = [
+        f"signing cost (difference of the p50s): {signing['signing_cost_p50_ms']:.3f} ms; "
+        f"kms:Sign per correct PIN {signing['kms_sign_per_correct_pin']:.2f}; "
+        f"KMS calls for status-only and wrong PINs {signing['kms_calls_status_only_and_wrong_pin']}"
+        f"; token {signing['token_bytes']} bytes",
+        "real KMS adds its in-region round trip instead of moto's loopback one",
+    ]
+    return section
 
 
 def _cold_sections(cold: dict[str, Any]) -> list[Section]:
@@ -480,8 +568,14 @@ def render_markdown(results: dict[str, Any], before: dict[str, Any] | None = Non
         "Added latency is the handler's wall time minus the median bare round trip to the "
         "sandbox on a kept-alive connection, per request kind. Overhead also subtracts the "
         "median bare round trip to the attempt store from code checks (each PIN check is "
-        "counted in DynamoDB before the upstream is asked, SPEC section 6); the baseline has "
-        "no attempt limit. The baseline's added latency includes its Secrets Manager call and "
+        "counted in DynamoDB before the upstream is asked, SPEC section 6): a raw UpdateItem "
+        "with the function's own update and condition expressions, values and return "
+        "options, so that only the client side differs; the baseline has no attempt limit. "
+        "Code checks alternate right and wrong PINs; the warm runs have token signing off, "
+        "and the signing table gives what a correct PIN costs with it. MAX_CODE_ATTEMPTS and "
+        "MAX_CODE_CHECKS are at their maxima and every answer is checked: a 429 or any "
+        "other unexpected answer stops the run instead of being measured. "
+        "The baseline's added latency includes its Secrets Manager call and "
         "its new TCP connection on every request. On loopback the baseline's flaws are "
         "cheap (a new TCP connection costs a fraction of a millisecond here, a new TLS "
         "connection to ProxStop costs internet round trips), and moto's service times (about "

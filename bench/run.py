@@ -6,13 +6,16 @@ front of moto. Then measures, each part in fresh worker processes whose stdout
 (Powertools Logger and Metrics output) goes to /dev/null:
 
 1. warm path: interleaved A/B invocations of our handler and bench/baseline.py,
-   with bare round trips to the same servers measured in the same iterations;
+   with bare round trips to the same servers measured in the same iterations
+   (code checks alternate right and wrong PINs; token signing off);
 2. cold start: fresh interpreter -> import -> first response, plus `import boto3`;
    as shipped (bench/shipped.py: an x86_64 twin of the asset, read-only, its own bytecode);
    and `python -X importtime` of our handler;
 3. resources: Secrets Manager calls and upstream TCP connections per 1,000
    invocations, counted at the servers; peak RSS;
-4. package: the zipped size of the synthesised Lambda asset.
+4. signing: bench/signing.py in its own process (its own moto with a KMS key): what a
+   correct PIN costs for its verification token, and KMS calls per kind of request;
+5. package: the zipped size of the synthesised Lambda asset.
 
 The function has no X-Ray SDK (Lambda's active tracing records its segments), so the
 Lambda-like runs differ only by the variables Powertools reads inside Lambda.
@@ -40,6 +43,7 @@ from bench import cold, package, shipped
 from bench.common import (
     BENCH_DIR,
     FUNCTIONS_DIR,
+    PROXY_VARIABLES,
     WORK_DIR,
     build_event,
     function_environment,
@@ -51,7 +55,7 @@ from bench.report import BEFORE_FILE, evaluate, render_markdown, render_text
 from bench.servers import SandboxProcess, start_bench_moto
 from local.aws_proxy import GET_SECRET_VALUE, UPDATE_ITEM, AwsProxy
 
-PARTS: Final = ("warm", "cold", "resources", "package")
+PARTS: Final = ("warm", "signing", "cold", "resources", "package")
 NAGLE_SUSPECT_MS: Final = 20.0
 
 
@@ -144,49 +148,66 @@ def warm_lambda_like_part(env: dict[str, str], iterations: int, warmup: int) -> 
     return analyse_warm(raw, ours_only=True)
 
 
+# Labels of the warm figures: every request, per kind, and code checks per PIN.
+WARM_LABELS: Final = ("all", "status", "code", "correct", "wrong")
+
+
 def analyse_warm(raw: dict[str, Any], *, ours_only: bool = False) -> dict[str, Any]:
     kinds: list[str] = raw["kinds"]
+    # Code checks with the right PIN or a wrong one; older raw files have code checks only.
+    variants: list[str] = raw.get("variants") or ["correct" if k == "code" else k for k in kinds]
     wall: dict[str, list[float]] = raw["wall"]
     cpu: dict[str, list[float]] = raw["cpu"]
 
-    def pick(values: list[float], kind: str | None) -> list[float]:
-        return [v for v, k in zip(values, kinds, strict=True) if kind is None or k == kind]
+    def matches(label: str, kind: str, variant: str) -> bool:
+        return label == "all" or label in (kind, variant)
 
-    bare_up = {k: statistics.median(pick(wall["bare_upstream"], k)) for k in ("status", "code")}
+    def pick(values: list[float], label: str) -> list[float]:
+        return [v for v, k, p in zip(values, kinds, variants, strict=True) if matches(label, k, p)]
+
+    bare_up = {p: statistics.median(pick(wall["bare_upstream"], p)) for p in set(variants)}
     bare_attempts = statistics.median(wall["bare_attempts"])
 
     def added(name: str) -> list[float]:
-        return [v - bare_up[k] for v, k in zip(wall[name], kinds, strict=True)]
+        return [v - bare_up[p] for v, p in zip(wall[name], variants, strict=True)]
 
     own = [
-        v - bare_up[k] - (bare_attempts if k == "code" else 0.0)
-        for v, k in zip(wall["ours"], kinds, strict=True)
+        v - bare_up[p] - (bare_attempts if k == "code" else 0.0)
+        for v, k, p in zip(wall["ours"], kinds, variants, strict=True)
     ]
+    attempt_variants = [p for p in variants if p != "status"]  # bare_attempts: code checks only
     result: dict[str, Any] = {
         "iterations": raw["iterations"],
         "warmup": raw["warmup"],
+        "samples": {label: len(pick(wall["ours"], label)) for label in WARM_LABELS},
         "method": (
             "per iteration, in rotating order: our handler, the baseline, a bare keep-alive "
-            "upstream POST and a bare attempt-store UpdateItem; added latency = wall time minus "
-            "the median bare upstream round trip of that request kind; own overhead also "
+            "upstream POST and a bare attempt-store UpdateItem (the function's own update and "
+            "condition expressions, values and return options); code checks alternate right "
+            "and wrong PINs, token signing off (see signing); added latency = wall time minus "
+            "the median bare upstream round trip of that request variant; own overhead also "
             "subtracts the median bare attempt-store round trip from code checks"
         ),
         "bare_upstream_ms": summarise(wall["bare_upstream"]),
         "bare_attempt_store_ms": summarise(wall["bare_attempts"]),
+        "bare_attempt_store_by_pin_ms": {
+            p: summarise(
+                [v for v, q in zip(wall["bare_attempts"], attempt_variants, strict=True) if q == p]
+            )
+            for p in ("correct", "wrong")
+        },
     }
     for name in ("ours",) if ours_only else ("ours", "baseline"):
         entry: dict[str, Any] = {}
-        for label, kind in (("all", None), ("status", "status"), ("code", "code")):
+        for label in WARM_LABELS:
             entry[label] = {
-                "wall_ms": summarise(pick(wall[name], kind)),
-                "added_latency_ms": summarise(pick(added(name), kind)),
-                "cpu_ms": summarise(pick(cpu[name], kind)),
+                "wall_ms": summarise(pick(wall[name], label)),
+                "added_latency_ms": summarise(pick(added(name), label)),
+                "cpu_ms": summarise(pick(cpu[name], label)),
             }
         result[name] = entry
     result["ours"]["own_overhead_ms"] = {
-        "all": summarise(own),
-        "status": summarise(pick(own, "status")),
-        "code": summarise(pick(own, "code")),
+        label: summarise(pick(own, label)) for label in WARM_LABELS
     }
     if ours_only:
         return result
@@ -196,14 +217,33 @@ def analyse_warm(raw: dict[str, Any], *, ours_only: bool = False) -> dict[str, A
             / result["ours"][label]["added_latency_ms"]["p50"],
             2,
         )
-        for label in ("all", "status", "code")
+        for label in WARM_LABELS
     }
     result["ratio_cpu_p50"] = {
         label: round(
             result["baseline"][label]["cpu_ms"]["p50"] / result["ours"][label]["cpu_ms"]["p50"], 2
         )
-        for label in ("all", "status", "code")
+        for label in WARM_LABELS
     }
+    return result
+
+
+def signing_part(blocks: int) -> dict[str, Any]:
+    """bench/signing.py in its own process: it sets os.environ and imports the handler."""
+    out = WORK_DIR / "signing.json"
+    out.unlink(missing_ok=True)
+    log(f"signing: correct PINs with token signing on and off, {blocks} blocks per arm")
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if name.lower() not in PROXY_VARIABLES
+        and not name.startswith(("AWS_", "POWERTOOLS_", "TOKEN_", "MAX_CODE_"))
+    }
+    env.update({"NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"})
+    started = time.monotonic()
+    run_worker("bench.signing", ["--blocks", str(blocks), "--out", str(out)], env, timeout=240)
+    log(f"signing: done in {time.monotonic() - started:.0f} s")
+    result: dict[str, Any] = json.loads(out.read_text(encoding="utf-8"))
     return result
 
 
@@ -288,6 +328,9 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         default=1000,
         help="extra warm run of ours in a Lambda-like env, Tracer on (0: skip)",
     )
+    parser.add_argument(
+        "--signing-blocks", type=int, default=6, help="bench.signing blocks per arm"
+    )
     parser.add_argument("--cold-runs", type=int, default=10, help="cold starts per target")
     parser.add_argument("--resource-invocations", type=int, default=1000)
     parser.add_argument("--only", default=",".join(PARTS), help=f"subset of {','.join(PARTS)}")
@@ -367,6 +410,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         for server in (proxy, sandbox, moto):
             if server is not None:
                 server.stop()
+    if "signing" in parts:
+        results["signing"] = signing_part(args.signing_blocks)
     if "package" in parts:
         log("package: zipping the synthesised asset")
         results["package"] = package.measure(allow_synth=not args.no_synth)

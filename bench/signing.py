@@ -9,7 +9,11 @@ handler in this process:
    that drift hits both arms alike; the difference of the medians is the cost;
 2. `TokenSigner.issue` alone (one `kms:Sign` round trip to moto plus encoding);
 3. KMS requests counted at the proxy: per correct PIN, and for status-only
-   lookups and wrong PINs (which must be zero).
+   lookups and wrong PINs (which must be zero), timing those two kinds too.
+
+MAX_CODE_ATTEMPTS and MAX_CODE_CHECKS are at their maxima (bench.common): the wrong-PIN
+loop repeats one PIN on one reference id, which the default of 20 checks would stop
+with 429s; any answer but 200 stops the run.
 
 Prints its figures (and `--json` prints them as one JSON object); bounded: a few
 thousand invocations, well under a minute. moto answers on loopback in about a
@@ -29,16 +33,25 @@ import statistics
 import sys
 import time
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any, Final
 
-from bench.common import CODE_REFERENCES, PIN, VENDOR_REFERENCE, summarise
+from bench.common import (
+    CODE_REFERENCES,
+    MAX_CODE_ATTEMPTS,
+    MAX_CODE_CHECKS,
+    PIN,
+    VENDOR_REFERENCE,
+    WRONG_PIN,
+    summarise,
+    write_json,
+)
 from local.aws_proxy import AwsProxy
 from local.dev import local_stack
 from local.lambda_runtime import LocalContext, build_rest_event, ensure_functions_on_path
 
 SIGN: Final = "TrentService.Sign"
 GET_PUBLIC_KEY: Final = "TrentService.GetPublicKey"
-WRONG_PIN: Final = "54321"
 WARM_UP_CALLS: Final = 2
 
 
@@ -103,7 +116,11 @@ class _Bench:
 
 def measure(blocks: int, per_block: int, issues: int) -> dict[str, Any]:
     with contextlib.ExitStack() as running:
-        running.enter_context(local_stack(external_upstream=False, max_code_attempts="1000"))
+        # Read by the function at its (re)start; local_stack does not set it.
+        os.environ["MAX_CODE_CHECKS"] = str(MAX_CODE_CHECKS)
+        running.enter_context(
+            local_stack(external_upstream=False, max_code_attempts=str(MAX_CODE_ATTEMPTS))
+        )
         key_id = os.environ["TOKEN_SIGNING_KEY_ID"]
         proxy = running.enter_context(AwsProxy(os.environ["AWS_ENDPOINT_URL"]))
         os.environ["AWS_ENDPOINT_URL"] = proxy.url
@@ -131,9 +148,14 @@ def measure(blocks: int, per_block: int, issues: int) -> dict[str, Any]:
         bench.environment(signing=True)
         bench.correct_pin()  # the public key is fetched once per environment
         proxy.reset()
-        for _ in range(per_block):
-            bench.invoke(VENDOR_REFERENCE, None)
-            bench.invoke(VENDOR_REFERENCE, WRONG_PIN)
+        status_only_ms: list[float] = []
+        wrong_pin_ms: list[float] = []
+        for _ in range(per_block * 2):
+            status_only_ms.append(bench.invoke(VENDOR_REFERENCE, None)[0])
+            elapsed, body = bench.invoke(VENDOR_REFERENCE, WRONG_PIN)
+            if body["codeValid"] is not False or body["verification"] is not None:
+                raise RuntimeError(f"a wrong PIN was answered {body}")
+            wrong_pin_ms.append(elapsed)
         kms_without_correct_pin = proxy.count(SIGN) + proxy.count(GET_PUBLIC_KEY)
         proxy.reset()
         for _ in range(per_block):
@@ -160,6 +182,8 @@ def measure(blocks: int, per_block: int, issues: int) -> dict[str, Any]:
             statistics.median(samples["signed"]) - statistics.median(samples["unsigned"]), 3
         ),
         "issue_ms": summarise(issue_ms),
+        "status_only_signing_on_ms": summarise(status_only_ms),
+        "wrong_pin_signing_on_ms": summarise(wrong_pin_ms),
         "kms_sign_per_correct_pin": signs_per_correct_pin,
         "kms_get_public_key_per_environment_after_first": public_key_reads,
         "kms_calls_status_only_and_wrong_pin": kms_without_correct_pin,
@@ -182,6 +206,8 @@ def render(results: dict[str, Any]) -> str:
             row("correct PIN, signing off", results["correct_pin_unsigned_ms"]),
             f"  {'signing cost (difference of p50s)':<34} {results['signing_cost_p50_ms']:.3f} ms",
             row("TokenSigner.issue alone", results["issue_ms"]),
+            row("status-only, signing on", results["status_only_signing_on_ms"]),
+            row("wrong PIN, signing on", results["wrong_pin_signing_on_ms"]),
             f"  kms:Sign per correct PIN           {results['kms_sign_per_correct_pin']:.2f}",
             "  kms:GetPublicKey once warm         "
             f"{results['kms_get_public_key_per_environment_after_first']} more",
@@ -199,8 +225,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--per-block", type=int, default=50, help="calls per block (50)")
     parser.add_argument("--issues", type=int, default=300, help="direct issue() calls (300)")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument("--out", type=Path, help="also write the figures to this JSON file")
     args = parser.parse_args(argv)
     results = measure(args.blocks, args.per_block, args.issues)
+    if args.out is not None:
+        write_json(args.out, results)
     print(json.dumps(results, indent=2) if args.json else render(results))
     return 0
 
