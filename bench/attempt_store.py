@@ -24,7 +24,7 @@ import urllib3
 
 from bench.common import MAX_CODE_ATTEMPTS, MAX_CODE_CHECKS, TABLE_NAME, summarise
 from bench.servers import start_bench_moto
-from bench.warm import FAKE_SIGV4
+from bench.warm import UPDATE_ITEM_HEADERS
 
 WINDOW_SECONDS: Final = 86400
 V1_UPDATE: Final = "ADD attempts :one SET expiresAt = if_not_exists(expiresAt, :e)"
@@ -93,12 +93,7 @@ def measure(pairs: int, warmup: int) -> dict[str, Any]:
                     "POST",
                     "/",
                     body=body,
-                    headers={
-                        "Content-Type": "application/x-amz-json-1.0",
-                        "X-Amz-Target": "DynamoDB_20120810.UpdateItem",
-                        "X-Amz-Date": "20260101T000000Z",
-                        "Authorization": FAKE_SIGV4,
-                    },
+                    headers=UPDATE_ITEM_HEADERS,
                 )
                 elapsed = (time.perf_counter() - started) * 1000
                 if response.status != 200:

@@ -59,6 +59,13 @@ FAKE_SIGV4: Final = (
     "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/dynamodb/aws4_request, "
     "SignedHeaders=host;x-amz-date;x-amz-target, Signature=0"  # moto does not verify it
 )
+# A bare DynamoDB UpdateItem request, as botocore would send it (moto does not check the date).
+UPDATE_ITEM_HEADERS: Final = {
+    "Content-Type": "application/x-amz-json-1.0",
+    "X-Amz-Target": "DynamoDB_20120810.UpdateItem",
+    "X-Amz-Date": "20260101T000000Z",
+    "Authorization": FAKE_SIGV4,
+}
 NAMES: Final = ("ours", "baseline", "bare_upstream", "bare_attempts")
 
 
@@ -122,12 +129,7 @@ class BareClients:
             "POST",
             "/",
             body=body,
-            headers={
-                "Content-Type": "application/x-amz-json-1.0",
-                "X-Amz-Target": "DynamoDB_20120810.UpdateItem",
-                "X-Amz-Date": "20260101T000000Z",
-                "Authorization": FAKE_SIGV4,
-            },
+            headers=UPDATE_ITEM_HEADERS,
         )
         if response.status != 200 or b"checks" not in response.data:
             raise RuntimeError(f"bare attempt-store request failed: HTTP {response.status}")
