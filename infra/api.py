@@ -109,7 +109,7 @@ class TelephoneStatusApi(Construct):
         # GET and POST are the API; ANY catches the other methods so that the function answers
         # them with 405 METHOD_NOT_ALLOWED (API Gateway alone would say 403 for an unmatched
         # method). OPTIONS goes to the function as well (no add_cors_preflight): its
-        # web.preflight answers the same headers deployed as locally (SPEC §5).
+        # responses.preflight answers the same headers deployed as locally (docs/api.md).
         for method in (*ROUTED_METHODS, "ANY"):
             resource.add_method(
                 method,

@@ -93,7 +93,7 @@ def gateway_response_body(status: int, code: str, title: str, detail: str) -> st
     )
 
 
-# The same list as the function's own responses (telephone_status.web.EXPOSED_HEADERS; a test
+# The same list as the function's own responses (telephone_status.responses.EXPOSED_HEADERS; a test
 # keeps the two equal).
 EXPOSED_HEADERS = "Retry-After, Allow"
 
