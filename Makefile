@@ -4,6 +4,8 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 PYTHON ?= python3
+# Two workers; loadgroup keeps each xdist_group (the CDK synth, say) on one worker.
+PYTEST_ARGS ?= -n 2 --dist loadgroup
 UV_VERSION := 0.13.8
 TOOLS := .tools
 UV := $(TOOLS)/bin/uv
@@ -19,11 +21,13 @@ export UV_PYTHON_DOWNLOADS := never
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: help run test lint typecheck unit integration infra-test synth load bench openapi requirements clean
+.PHONY: help run test lint typecheck unit integration infra synth load bench openapi requirements
+.PHONY: events clean
 
 help:
 	@echo "make run    - run the API locally on http://127.0.0.1:3000 (sandbox + AWS emulator)"
 	@echo "make test   - lint, type-check and run every test"
+	@echo "make unit / make integration / make infra - one test folder (tests/unit, ...)"
 	@echo "make synth  - synthesise every environment into cdk.out/"
 	@echo "make load   - bounded Locust run against the local server (figures, CSV, HTML report)"
 	@echo "make bench  - benchmark against the vendor-style baseline (prints figures)"
@@ -51,9 +55,21 @@ typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
 test: lint typecheck
-	$(PY) -m local.openapi --check
-	$(PY) -m local.requirements --check
-	$(VENV)/bin/pytest -n 2 --dist loadgroup
+	$(PY) -m tools.generate.openapi --check
+	$(PY) -m tools.generate.requirements --check
+	$(PY) -m tools.generate.events --check
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+# One folder of the suite each: pure logic; real HTTP to the sandbox and moto; the synthesized
+# templates.
+unit: $(STAMP)
+	$(VENV)/bin/pytest $(PYTEST_ARGS) tests/unit
+
+integration: $(STAMP)
+	$(VENV)/bin/pytest $(PYTEST_ARGS) tests/integration
+
+infra: $(STAMP)
+	$(VENV)/bin/pytest $(PYTEST_ARGS) tests/infra
 
 # Synthesise every environment in cdk.json into cdk.out/ (offline: no AWS account, no Docker;
 # the function's aarch64 dependencies are installed locally, cached in .build/) and lint the
@@ -81,10 +97,14 @@ load: $(STAMP)
 	$(PY) -m bench.load
 
 openapi: $(STAMP)
-	$(PY) -m local.openapi
+	$(PY) -m tools.generate.openapi
 
 requirements: $(STAMP)
-	$(PY) -m local.requirements
+	$(PY) -m tools.generate.requirements
+
+# The sample API Gateway events in events/ (what the local server builds for each request).
+events: $(STAMP)
+	$(PY) -m tools.generate.events
 
 clean:
 	rm -rf cdk.out .build .pytest_cache .mypy_cache .ruff_cache

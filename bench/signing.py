@@ -163,7 +163,7 @@ def measure(blocks: int, per_block: int, issues: int) -> dict[str, Any]:
         signs_per_correct_pin = proxy.count(SIGN) / per_block
         public_key_reads = proxy.count(GET_PUBLIC_KEY)
 
-        signer = bench.service.get_runtime().signer
+        signer = bench.service.get_dependencies().signer
         assert signer is not None
         deadline_context = LocalContext(10.0)
         issue_ms: list[float] = []

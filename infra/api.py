@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from http import HTTPStatus
 
 import aws_cdk as cdk
 from aws_cdk import aws_apigateway as apigateway
@@ -13,8 +12,10 @@ from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
 from infra.config import EnvironmentConfig
+from infra.gateway_responses import add_gateway_responses
 from infra.nag import acknowledge
-from infra.retention import log_group, physical_name, removal_policy, retention
+from infra.retention import log_group, removal_policy, retention
+from infra.waf import add_web_acl
 
 RESOURCE_PATH = "/v1/telephone-status"
 JWKS_PATH = "/v1/jwks.json"
@@ -43,113 +44,6 @@ ACCESS_LOG_FIELDS = {
     "wafStatus": "$context.waf.status",
     "xrayTraceId": "$context.xrayTraceId",
 }
-
-# Errors API Gateway produces itself (before the function runs) get the function's RFC 9457
-# shape with a literal status (SPEC §5): (status, code, title, detail) per response type. Every
-# type API Gateway documents is listed with its own status, so "as sent" holds literally;
-# DEFAULT_4XX/5XX only catch types AWS may add later.
-_GATEWAY_RESPONSES: dict[str, tuple[int, str, str, str]] = {
-    "MISSING_AUTHENTICATION_TOKEN": (
-        404,
-        "NOT_FOUND",
-        "Not found",
-        "No such resource. The API serves /v1/telephone-status.",
-    ),
-    "THROTTLED": (
-        429,
-        "RATE_LIMITED",
-        "Too many requests",
-        "Too many requests; retry after the seconds given in Retry-After.",
-    ),
-    "QUOTA_EXCEEDED": (
-        429,
-        "QUOTA_EXCEEDED",
-        "Quota exceeded",
-        "This API key has used up its request quota.",
-    ),
-    "INVALID_API_KEY": (
-        403,
-        "INVALID_API_KEY",
-        "Invalid API key",
-        "The x-api-key header is missing or holds no valid key for this API.",
-    ),
-    "WAF_FILTERED": (403, "FORBIDDEN", "Forbidden", "The request was blocked by the firewall."),
-    "REQUEST_TOO_LARGE": (
-        413,
-        "PAYLOAD_TOO_LARGE",
-        "Payload too large",
-        "The request is larger than the API accepts.",
-    ),
-    "INTEGRATION_TIMEOUT": (
-        504,
-        "GATEWAY_TIMEOUT",
-        "Gateway timeout",
-        "The API did not answer in time; try again.",
-    ),
-}
-_OTHER_GATEWAY_RESPONSE_STATUS = {
-    "ACCESS_DENIED": 403,
-    "API_CONFIGURATION_ERROR": 500,
-    "AUTHORIZER_CONFIGURATION_ERROR": 500,
-    "AUTHORIZER_FAILURE": 500,
-    "BAD_REQUEST_PARAMETERS": 400,
-    "BAD_REQUEST_BODY": 400,
-    "EXPIRED_TOKEN": 403,
-    "INTEGRATION_FAILURE": 504,
-    "INVALID_SIGNATURE": 403,
-    "RESOURCE_NOT_FOUND": 404,
-    "UNAUTHORIZED": 401,
-    "UNSUPPORTED_MEDIA_TYPE": 415,
-    "DEFAULT_4XX": 400,
-    "DEFAULT_5XX": 500,
-}
-for _type, _status in _OTHER_GATEWAY_RESPONSE_STATUS.items():
-    _GATEWAY_RESPONSES[_type] = (
-        _status,
-        "GATEWAY_ERROR",
-        HTTPStatus(_status).phrase,
-        "API Gateway refused the request before it reached the service.",
-    )
-# Stage throttling refills every second; the usage-plan quota has no useful hint.
-_RETRY_AFTER_SECONDS = {"THROTTLED": "1"}
-
-
-def gateway_response_body(status: int, code: str, title: str, detail: str) -> str:
-    # Every part is a literal written above, except the request id API Gateway substitutes.
-    return json.dumps(
-        {
-            "type": "about:blank",
-            "title": title,
-            "status": status,
-            "code": code,
-            "detail": detail,
-            "requestId": "$context.requestId",
-        }
-    )
-
-
-# The same list as the function's own responses (telephone_status.web.EXPOSED_HEADERS; a test
-# keeps the two equal).
-EXPOSED_HEADERS = "Retry-After, Allow"
-
-
-def gateway_cors_headers(config: EnvironmentConfig, response_type: str) -> dict[str, str]:
-    """What an allowed browser origin needs to read API Gateway's own error responses.
-
-    A gateway response header is a literal or a request value, never a choice. One allowed
-    origin: that literal. Several: the request's Origin is reflected, which grants nothing
-    beyond the allow-list because the WAF blocks every request whose Origin is outside it
-    (config requires the WAF then). The WAF's own 403 gets no grant: its Origin may be one the
-    WAF just refused.
-    """
-    origins = config.cors_allow_origins
-    # Retry-After (THROTTLED) is no CORS-safelisted header: a browser reads it only when told.
-    exposed = {"Vary": "'Origin'", "Access-Control-Expose-Headers": f"'{EXPOSED_HEADERS}'"}
-    if len(origins) == 1:
-        return {"Access-Control-Allow-Origin": f"'{origins[0]}'", **exposed}
-    if response_type == "WAF_FILTERED":
-        return {}
-    return {"Access-Control-Allow-Origin": "method.request.header.Origin", **exposed}
 
 
 class TelephoneStatusApi(Construct):
@@ -215,7 +109,7 @@ class TelephoneStatusApi(Construct):
         # GET and POST are the API; ANY catches the other methods so that the function answers
         # them with 405 METHOD_NOT_ALLOWED (API Gateway alone would say 403 for an unmatched
         # method). OPTIONS goes to the function as well (no add_cors_preflight): its
-        # web.preflight answers the same headers deployed as locally (SPEC §5).
+        # responses.preflight answers the same headers deployed as locally (docs/api.md).
         for method in (*ROUTED_METHODS, "ANY"):
             resource.add_method(
                 method,
@@ -230,21 +124,7 @@ class TelephoneStatusApi(Construct):
             authorization_type=apigateway.AuthorizationType.NONE,
         )
 
-        for response_type, (status, code, title, detail) in _GATEWAY_RESPONSES.items():
-            headers = {
-                "Content-Type": "'application/problem+json'",
-                "Cache-Control": "'no-store'",
-                **gateway_cors_headers(config, response_type),
-            }
-            if response_type in _RETRY_AFTER_SECONDS:
-                headers["Retry-After"] = f"'{_RETRY_AFTER_SECONDS[response_type]}'"
-            self.rest_api.add_gateway_response(
-                "Gateway" + response_type.title().replace("_", ""),
-                type=apigateway.ResponseType.of(response_type),
-                status_code=str(status),
-                response_headers=headers,
-                templates={"application/json": gateway_response_body(status, code, title, detail)},
-            )
+        add_gateway_responses(self.rest_api, config)
 
         # The key set is public (backends fetch it without the API key); ANY so that other
         # methods reach the function's 405, as on the main resource.
@@ -258,7 +138,7 @@ class TelephoneStatusApi(Construct):
 
         self.web_acl: wafv2.CfnWebACL | None = None
         if config.waf.enabled:
-            self.web_acl = self._add_web_acl(config)
+            self.web_acl = add_web_acl(self, config, self.stage)
 
         self._acknowledge_findings(config)
 
@@ -305,169 +185,6 @@ class TelephoneStatusApi(Construct):
         )
         usage_plan.add_api_stage(stage=self.stage)
         usage_plan.add_api_key(self.api_key)
-
-    def _add_web_acl(self, config: EnvironmentConfig) -> wafv2.CfnWebACL:
-        metric_prefix = f"telephone-status-{config.name}"
-
-        def visibility(name: str) -> wafv2.CfnWebACL.VisibilityConfigProperty:
-            return wafv2.CfnWebACL.VisibilityConfigProperty(
-                cloud_watch_metrics_enabled=True,
-                metric_name=f"{metric_prefix}-{name}" if name else metric_prefix,
-                sampled_requests_enabled=True,
-            )
-
-        rules: list[wafv2.CfnWebACL.RuleProperty] = []
-        if len(config.cors_allow_origins) > 1:
-            rules.append(self._origin_allow_list_rule(config, visibility("origin-allow-list")))
-        # AWS managed groups that fit a JSON API with no browser pages: IP reputation (botnets,
-        # scanners), known bad inputs (Log4j, Java deserialisation, ...), the common rule set.
-        managed = [
-            ("AWSManagedRulesAmazonIpReputationList", []),
-            ("AWSManagedRulesKnownBadInputsRuleSet", []),
-            # Native mobile HTTP stacks may send no User-Agent; counted, not blocked.
-            ("AWSManagedRulesCommonRuleSet", ["NoUserAgent_HEADER"]),
-        ]
-        for name, counted in managed:
-            rules.append(
-                wafv2.CfnWebACL.RuleProperty(
-                    name=name,
-                    priority=len(rules),
-                    override_action=wafv2.CfnWebACL.OverrideActionProperty(none={}),
-                    statement=wafv2.CfnWebACL.StatementProperty(
-                        managed_rule_group_statement=wafv2.CfnWebACL.ManagedRuleGroupStatementProperty(
-                            vendor_name="AWS",
-                            name=name,
-                            rule_action_overrides=[
-                                wafv2.CfnWebACL.RuleActionOverrideProperty(
-                                    name=rule,
-                                    action_to_use=wafv2.CfnWebACL.RuleActionProperty(count={}),
-                                )
-                                for rule in counted
-                            ]
-                            or None,
-                        )
-                    ),
-                    visibility_config=visibility(name),
-                )
-            )
-        rules.append(
-            wafv2.CfnWebACL.RuleProperty(
-                name="per-ip-rate-limit",
-                priority=len(rules),
-                # Blocks a client IP for as long as it stays over the limit; API Gateway then
-                # answers 403 FORBIDDEN. Many users behind one carrier NAT share an IP: the
-                # limit is per environment in cdk.json (README, Security, trade-off).
-                action=wafv2.CfnWebACL.RuleActionProperty(block={}),
-                statement=wafv2.CfnWebACL.StatementProperty(
-                    rate_based_statement=wafv2.CfnWebACL.RateBasedStatementProperty(
-                        aggregate_key_type="IP",
-                        limit=config.waf.rate_limit_per_5_minutes,
-                        evaluation_window_sec=300,
-                    )
-                ),
-                visibility_config=visibility("per-ip-rate-limit"),
-            )
-        )
-        web_acl = wafv2.CfnWebACL(
-            self,
-            "WebAcl",
-            scope="REGIONAL",
-            default_action=wafv2.CfnWebACL.DefaultActionProperty(allow={}),
-            visibility_config=visibility(""),
-            rules=rules,
-        )
-        wafv2.CfnWebACLAssociation(
-            self,
-            "WebAclAssociation",
-            resource_arn=self.stage.stage_arn,
-            web_acl_arn=web_acl.attr_arn,
-        )
-        self._add_web_acl_logging(config, web_acl)
-        return web_acl
-
-    @staticmethod
-    def _origin_allow_list_rule(
-        config: EnvironmentConfig, visibility: wafv2.CfnWebACL.VisibilityConfigProperty
-    ) -> wafv2.CfnWebACL.RuleProperty:
-        """Blocks a request whose Origin header is present and not exactly an allowed one."""
-        origin_header = wafv2.CfnWebACL.FieldToMatchProperty(single_header={"Name": "origin"})
-        no_transformation = [wafv2.CfnWebACL.TextTransformationProperty(priority=0, type="NONE")]
-        allowed = [
-            wafv2.CfnWebACL.StatementProperty(
-                byte_match_statement=wafv2.CfnWebACL.ByteMatchStatementProperty(
-                    field_to_match=origin_header,
-                    positional_constraint="EXACTLY",
-                    search_string=origin,
-                    text_transformations=no_transformation,
-                )
-            )
-            for origin in config.cors_allow_origins
-        ]
-        return wafv2.CfnWebACL.RuleProperty(
-            name="origin-allow-list",
-            priority=0,
-            action=wafv2.CfnWebACL.RuleActionProperty(block={}),
-            statement=wafv2.CfnWebACL.StatementProperty(
-                and_statement=wafv2.CfnWebACL.AndStatementProperty(
-                    statements=[
-                        wafv2.CfnWebACL.StatementProperty(
-                            size_constraint_statement=wafv2.CfnWebACL.SizeConstraintStatementProperty(
-                                field_to_match=origin_header,
-                                comparison_operator="GT",
-                                size=0,
-                                text_transformations=no_transformation,
-                            )
-                        ),
-                        wafv2.CfnWebACL.StatementProperty(
-                            not_statement=wafv2.CfnWebACL.NotStatementProperty(
-                                statement=wafv2.CfnWebACL.StatementProperty(
-                                    or_statement=wafv2.CfnWebACL.OrStatementProperty(
-                                        statements=allowed
-                                    )
-                                )
-                            )
-                        ),
-                    ]
-                )
-            ),
-            visibility_config=visibility,
-        )
-
-    def _add_web_acl_logging(self, config: EnvironmentConfig, web_acl: wafv2.CfnWebACL) -> None:
-        # WAF only delivers to log groups whose name starts with "aws-waf-logs-".
-        name = physical_name(
-            self, f"aws-waf-logs-telephone-status-{config.name}", retained=config.is_retained
-        )
-        waf_logs = logs.LogGroup(
-            self,
-            "WafLogs",
-            log_group_name=name,
-            retention=retention(config.log_retention_days),
-            removal_policy=removal_policy(config),
-        )
-        logging_configuration = wafv2.CfnLoggingConfiguration(
-            self,
-            "WafLogging",
-            resource_arn=web_acl.attr_arn,
-            # WAF wants the log group ARN without the ":*" suffix CDK's log_group_arn has.
-            log_destination_configs=[
-                cdk.Stack.of(self).format_arn(
-                    service="logs",
-                    resource="log-group",
-                    resource_name=name,
-                    arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
-                )
-            ],
-            # A GET carries the PIN in its query string and clients send the API key in a
-            # header: neither may reach a log (SPEC §5).
-            redacted_fields=[
-                wafv2.CfnLoggingConfiguration.FieldToMatchProperty(query_string={}),
-                wafv2.CfnLoggingConfiguration.FieldToMatchProperty(
-                    single_header={"Name": "x-api-key"}
-                ),
-            ],
-        )
-        logging_configuration.node.add_dependency(waf_logs)
 
     def _acknowledge_findings(self, config: EnvironmentConfig) -> None:
         public_api = (

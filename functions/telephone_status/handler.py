@@ -1,4 +1,4 @@
-"""Lambda entry point: routing only. The work happens in request, service and web."""
+"""Lambda entry point: routing only. The work happens in request, service and responses."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from . import service, snapstart, web
+from . import responses, service, snapstart
 from .errors import (
     ApiError,
     FieldError,
@@ -25,7 +25,7 @@ from .models import (
     ProblemBody,
     TelephoneStatusResponse,
 )
-from .observability import logger, metrics
+from .observability import log_request_completed, logger, metrics
 from .request import parse_request
 
 ROUTE: Final = "/v1/telephone-status"
@@ -126,12 +126,12 @@ def get_key_set() -> Response[JsonWebKeySet]:
     document = service.key_set(app.lambda_context)
     if document is None:
         raise RouteNotFound()
-    return web.key_set(JsonWebKeySet.model_validate(document))
+    return responses.key_set(JsonWebKeySet.model_validate(document))
 
 
 @app.route(ROUTE, method="OPTIONS", include_in_schema=False)
 def preflight() -> Response[str]:
-    return web.preflight()
+    return responses.preflight()
 
 
 @app.not_found
@@ -166,8 +166,8 @@ def unexpected_error(error: Exception) -> Response[str]:
 
 
 def _problem(error: ApiError) -> Response[str]:
-    return web.problem(
-        error, web.request_id(app.current_event.raw_event, app.lambda_context.aws_request_id)
+    return responses.problem(
+        error, responses.request_id(app.current_event.raw_event, app.lambda_context.aws_request_id)
     )
 
 
@@ -180,5 +180,9 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         result: dict[str, Any] = app.resolve(event, context)
     except Exception as exc:
         logger.error("Resolver failed", extra={"error_type": type(exc).__name__})
-        result = web.internal_error_result(web.request_id(event, context.aws_request_id))
-    return web.finalise(result, event, service.allowed_origins())
+        result = responses.internal_error_result(
+            responses.request_id(event, context.aws_request_id)
+        )
+    result = responses.finalise(result, event, service.allowed_origins())
+    log_request_completed(event, result)
+    return result

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import warnings
-from typing import Final
+from typing import Any, Final
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
@@ -65,4 +65,18 @@ def count_upstream_failure(kind: str) -> None:
 def record_upstream_latency(milliseconds: float) -> None:
     metrics.add_metric(
         name=UPSTREAM_LATENCY, unit=MetricUnit.Milliseconds, value=round(milliseconds, 3)
+    )
+
+
+def log_request_completed(event: dict[str, Any], result: dict[str, Any]) -> None:
+    """The request's one log line, carrying the keys appended while it was handled."""
+    status = result.get("statusCode", 500)
+    log = logger.info if status < 400 else logger.warning if status < 500 else logger.error
+    log(
+        "Request completed",
+        extra={
+            "method": event.get("httpMethod"),
+            "path": event.get("path"),  # never the query string: it may hold a PIN
+            "statusCode": result.get("statusCode"),
+        },
     )

@@ -39,7 +39,7 @@ from .observability import (
     record_upstream_latency,
 )
 from .settings import Settings
-from .upstream import UpstreamClient
+from .upstream import StatusMeaning, UpstreamClient, status_meaning
 from .verification import TokenSigner
 
 # Time kept back from the invocation's deadline to build and return the answer.
@@ -47,7 +47,9 @@ RESPONSE_RESERVE_SECONDS: Final = 0.25
 
 
 @dataclass(frozen=True)
-class Runtime:
+class Dependencies:
+    """What an execution environment builds once and every request uses."""
+
     settings: Settings
     keys: ApiKeyStore
     limiter: AttemptLimiter
@@ -67,7 +69,7 @@ class Runtime:
 
 
 @functools.cache
-def get_runtime() -> Runtime:
+def get_dependencies() -> Dependencies:
     """Built on the first invocation of an execution environment (a cold start).
 
     AWS clients are built later still, on first use, per budget tier (aws_clients).
@@ -98,7 +100,7 @@ def get_runtime() -> Runtime:
             ttl_seconds=settings.token_ttl_seconds,
             client_factory=aws.kms,
         )
-    return Runtime(
+    return Dependencies(
         settings=settings,
         keys=ApiKeyStore(
             settings.secret_id,
@@ -114,12 +116,12 @@ def get_runtime() -> Runtime:
 
 def reset_cold_start_state() -> None:
     """Forget everything built per execution environment (tests, local server)."""
-    get_runtime.cache_clear()
+    get_dependencies.cache_clear()
 
 
 def allowed_origins() -> tuple[str, ...]:
     try:
-        return get_runtime().settings.cors_allow_origins
+        return get_dependencies().settings.cors_allow_origins
     except InternalError:
         return ()
 
@@ -131,7 +133,7 @@ def deadline_for(context: LambdaContext) -> Deadline:
 
 def key_set(context: LambdaContext) -> dict[str, list[dict[str, str]]] | None:
     """The JWKS document (SPEC §9), or None when token signing is not configured."""
-    signer = get_runtime().signer
+    signer = get_dependencies().signer
     return None if signer is None else signer.key_set(deadline_for(context))
 
 
@@ -139,21 +141,21 @@ def check_status(
     request: TelephoneStatusRequest, context: LambdaContext
 ) -> TelephoneStatusResponse:
     deadline = deadline_for(context)
-    runtime = get_runtime()
+    deps = get_dependencies()
     # The key first: a stack whose secret still holds the placeholder answers 503
     # NOT_CONFIGURED before any attempt is counted or the upstream is called (SPEC §5),
     # and a check is never counted when the upstream could not be asked anyway.
-    key = runtime.keys.current(deadline)
+    key = deps.keys.current(deadline)
     attempts_remaining = None
     if request.code is not None:
         started = time.perf_counter()
-        attempts_remaining = runtime.limiter.register_check(
+        attempts_remaining = deps.limiter.register_check(
             request.reference_id, request.code, key, deadline
         )
         # For tracing a slow request from its log line (no X-Ray SDK subsegments).
         logger.append_keys(attemptStoreMs=round((time.perf_counter() - started) * 1000, 1))
     try:
-        answer = _ask_upstream(runtime, request, deadline, key)
+        answer = _ask_upstream(deps, request, deadline, key)
     except UpstreamError as exc:
         count_upstream_failure(exc.kind)
         raise
@@ -162,16 +164,16 @@ def check_status(
         response = response.model_copy(update={"attempts_remaining": attempts_remaining})
     if response.code_valid is not None:
         count(CODE_VALID if response.code_valid else CODE_INVALID)
-    # Carried by the request's one log line (web.finalise); cleared per invocation.
+    # Carried by the request's one log line (log_request_completed); cleared per invocation.
     logger.append_keys(
         referenceId=request.reference_id,
         upstreamStatus=answer.status,
         codeChecked=request.code is not None,
         codeValid=response.code_valid,
     )
-    if response.code_valid is True and runtime.signer is not None:
+    if response.code_valid is True and deps.signer is not None:
         # Only a correct PIN pays for signing; a failure is a 503 (SPEC §5).
-        issued = runtime.signer.issue(request.reference_id, answer.status, deadline)
+        issued = deps.signer.issue(request.reference_id, answer.status, deadline)
         count(TOKENS_ISSUED)
         response = response.model_copy(
             update={
@@ -182,17 +184,17 @@ def check_status(
 
 
 def _ask_upstream(
-    runtime: Runtime, request: TelephoneStatusRequest, deadline: Deadline, key: str
+    deps: Dependencies, request: TelephoneStatusRequest, deadline: Deadline, key: str
 ) -> UpstreamAnswer:
-    outcome = _exchange(runtime, request, deadline, key)
+    outcome = _exchange(deps, request, deadline, key)
     # ProxStop does not publish its bad-key code: any other failure may mean rotation.
     if (
         isinstance(outcome, UpstreamFailure)
         and not outcome.is_unknown_reference
-        and runtime.keys.refresh_after_rejection(deadline)
+        and deps.keys.refresh_after_rejection(deadline)
     ):
         logger.info("API key changed in Secrets Manager; retrying once with the new key")
-        outcome = _exchange(runtime, request, deadline, runtime.keys.current(deadline))
+        outcome = _exchange(deps, request, deadline, deps.keys.current(deadline))
     if isinstance(outcome, UpstreamAnswer):
         return outcome
     if outcome.is_unknown_reference:
@@ -203,24 +205,25 @@ def _ask_upstream(
 
 
 def _exchange(
-    runtime: Runtime, request: TelephoneStatusRequest, deadline: Deadline, key: str
+    deps: Dependencies, request: TelephoneStatusRequest, deadline: Deadline, key: str
 ) -> UpstreamAnswer | UpstreamFailure:
-    reply = runtime.upstream.fetch(
+    reply = deps.upstream.fetch(
         key=key, reference_id=request.reference_id, code=request.code, deadline=deadline
     )
     record_upstream_latency(reply.elapsed_ms)
     logger.append_keys(upstreamMs=round(reply.elapsed_ms, 1))
-    if reply.status >= 500 or reply.status == 429:
+    meaning = status_meaning(reply.status)
+    if meaning is StatusMeaning.UNAVAILABLE:
         raise UpstreamUnavailable(reason=f"upstream HTTP {reply.status}")
-    if 300 <= reply.status < 400 or reply.status < 200:
+    if meaning is StatusMeaning.NOT_AN_ANSWER:
         raise UpstreamBadResponse(reason=f"upstream HTTP {reply.status}")
-    if reply.status >= 400:
+    if meaning is StatusMeaning.REFUSAL:
         # A refusal (bad key, blocked account) may come as a 4xx with or without a document.
         try:
-            outcome = parse_upstream(reply.body, runtime.settings.upstream_format)
+            outcome = parse_upstream(reply.body, deps.settings.upstream_format)
         except UpstreamError:
             outcome = None
         if isinstance(outcome, UpstreamFailure):
             return outcome
         return UpstreamFailure(error_code=f"HTTP_{reply.status}")
-    return parse_upstream(reply.body, runtime.settings.upstream_format)
+    return parse_upstream(reply.body, deps.settings.upstream_format)

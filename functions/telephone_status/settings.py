@@ -18,7 +18,7 @@ _URL_CHARACTERS: Final = re.compile(r"[!-~]+")
 
 
 class Settings(BaseModel):
-    """SPEC §2. Read once per cold start (see service.get_runtime), never at import."""
+    """SPEC §2. Read once per cold start (see service.get_dependencies), never at import."""
 
     model_config = ConfigDict(frozen=True, populate_by_name=True)
 

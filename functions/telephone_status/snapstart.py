@@ -40,18 +40,18 @@ def _runtime_registrars() -> tuple[Callable[[Hook], Hook], Callable[[Hook], Hook
 
 
 def prepare_snapshot() -> None:
-    """Build the per-environment runtime now, so that it is in the snapshot."""
-    from .service import get_runtime  # noqa: PLC0415  - service imports this module's callers
+    """Build the per-environment dependencies now, so that it is in the snapshot."""
+    from .service import get_dependencies  # noqa: PLC0415  - service imports this module's callers
 
     try:
-        runtime = get_runtime()
+        deps = get_dependencies()
     except ApiError:
         # A bad configuration is reported by the first request, as without SnapStart.
-        logger.warning("SnapStart: runtime not prepared before the snapshot")
+        logger.warning("SnapStart: dependencies not prepared before the snapshot")
         return
     # Every budget tier's client for every service in use: building one costs 15-160 ms,
     # which a restored environment would otherwise pay on its first requests.
-    runtime.aws.prebuild(runtime.aws_services)
+    deps.aws.prebuild(deps.aws_services)
 
 
 def close_pooled_connections() -> int:

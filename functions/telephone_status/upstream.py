@@ -12,6 +12,7 @@ import random
 import re
 import time
 from dataclasses import dataclass
+from enum import Enum
 from typing import Final
 from urllib.parse import urlencode
 
@@ -93,6 +94,30 @@ def new_pool() -> urllib3.PoolManager:
 
 # One pool per execution environment, reused across invocations (keep-alive).
 POOL: Final = new_pool()
+
+
+class StatusMeaning(Enum):
+    """What an upstream HTTP status means: the one rule for reading the body and answering."""
+
+    ANSWER = "answer"  # 2xx: the document is the answer
+    REFUSAL = "refusal"  # 4xx but 429: a refusal (bad key, blocked account), document or not
+    UNAVAILABLE = "unavailable"  # 5xx and 429: the upstream cannot answer now
+    NOT_AN_ANSWER = "not an answer"  # 1xx, 3xx: nothing the upstream should send
+
+    @property
+    def has_document(self) -> bool:
+        """Only an answer or a refusal carries a document the service looks at."""
+        return self in (StatusMeaning.ANSWER, StatusMeaning.REFUSAL)
+
+
+def status_meaning(status: int) -> StatusMeaning:
+    if status >= 500 or status == 429:
+        return StatusMeaning.UNAVAILABLE
+    if status < 200 or 300 <= status < 400:
+        return StatusMeaning.NOT_AN_ANSWER
+    if status >= 400:
+        return StatusMeaning.REFUSAL
+    return StatusMeaning.ANSWER
 
 
 @dataclass(frozen=True)
@@ -184,9 +209,9 @@ class UpstreamClient:
             ) from None
         try:
             status = response.status
-            if not _body_is_read(status):
-                # SPEC §5: a 5xx (or 429, 1xx, 3xx) is decided by its status alone;
-                # its body, however large or slow, is not read at all.
+            if not status_meaning(status).has_document:
+                # Decided by its status alone (docs/upstream.md): its body, however large or
+                # slow, is not read at all.
                 response.close()
                 return status, b""
             payload = _read_capped(response, deadline)
@@ -216,11 +241,6 @@ def _malformed_http(error: ProtocolError) -> bool:
         and not isinstance(cause, http.client.RemoteDisconnected)
         for cause in error.args
     )
-
-
-def _body_is_read(status: int) -> bool:
-    """Only a 2xx or a 4xx other than 429 carries a document the service looks at."""
-    return 200 <= status < 300 or (400 <= status < 500 and status != 429)
 
 
 def _declared_length(response: urllib3.BaseHTTPResponse) -> int | None:

@@ -11,7 +11,7 @@ import re
 from typing import Any
 
 import pytest
-from telephone_status.web import EXPOSED_HEADERS
+from telephone_status.responses import EXPOSED_HEADERS
 
 from tests.infra.infra_synth import (
     SynthesizedApp,

@@ -13,7 +13,6 @@ from xml.etree import ElementTree
 
 import pytest
 
-import local.sandbox as sandbox_module
 from local.sandbox import (
     DEFAULT_KEY,
     FAULTS,
@@ -27,6 +26,7 @@ from local.sandbox import (
     start_sandbox,
     status_reference,
 )
+from local.sandbox.__main__ import main as sandbox_main
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 VENDOR_JSON_SAMPLE = (
@@ -191,13 +191,22 @@ def test_key_can_be_rotated(sandbox: SandboxServer) -> None:
     assert json.loads(new)["response"] == {"status": 100}
 
 
-def test_fault_table_is_complete_documented_and_ids_pass_validation() -> None:
+def test_fault_table_is_complete_printed_for_the_docs_and_ids_pass_validation(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     assert list(FAULTS) == [fault_reference(n) for n in range(1, 36)]
     assert all(re.fullmatch(r"[0-9A-F]{32}", reference) for reference in FAULTS)
-    # The module docstring (which the README quotes) lists exactly this table.
-    documented = sandbox_module.__doc__ or ""
-    for number, description in enumerate(FAULTS.values(), start=1):
-        assert f"{number:02d} {description}" in documented
+    # `python -m local.sandbox --faults` prints exactly this table, as Markdown, for the docs.
+    assert sandbox_main(["--faults"]) == 0
+    header, rule, *rows = capsys.readouterr().out.splitlines()
+    assert header.startswith("|")
+    assert set(rule) <= set("|- ")
+    printed = {}
+    for row in rows:
+        number, reference, description = (cell.strip() for cell in row.strip("|").split(" | "))
+        assert reference == f"`{fault_reference(int(number))}`"
+        printed[reference.strip("`")] = description
+    assert printed == FAULTS
 
 
 def test_vendor_sample_fault_is_verbatim(sandbox: SandboxServer) -> None:

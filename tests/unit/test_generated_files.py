@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from local.openapi import OPENAPI
-from local.openapi import render as render_openapi
+from tools.generate.openapi import OPENAPI
+from tools.generate.openapi import render as render_openapi
 
 
 def test_openapi_document_is_current() -> None:

@@ -95,7 +95,7 @@ def test_pooled_connections_are_dropped_and_the_pool_reconnects(server_url: str)
     pool.clear()
 
 
-def test_prepare_snapshot_builds_the_runtime_without_fetching(
+def test_prepare_snapshot_builds_the_dependencies_without_fetching(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from telephone_status import service  # noqa: PLC0415
@@ -108,11 +108,11 @@ def test_prepare_snapshot_builds_the_runtime_without_fetching(
     service.reset_cold_start_state()
     try:
         snapstart.prepare_snapshot()
-        assert service.get_runtime.cache_info().currsize == 1
-        runtime = service.get_runtime()
-        assert runtime.aws_services == ("secretsmanager",)
+        assert service.get_dependencies.cache_info().currsize == 1
+        deps = service.get_dependencies()
+        assert deps.aws_services == ("secretsmanager",)
         # Every tier's client is in the snapshot: a restored copy builds none.
-        built = runtime.aws._clients
+        built = deps.aws._clients
         assert sorted(built) == [("secretsmanager", index) for index in range(len(TIERS))]
     finally:
         service.reset_cold_start_state()
@@ -127,6 +127,6 @@ def test_prepare_snapshot_leaves_a_bad_configuration_to_the_first_request(
     service.reset_cold_start_state()
     try:
         snapstart.prepare_snapshot()  # does not raise
-        assert service.get_runtime.cache_info().currsize == 0
+        assert service.get_dependencies.cache_info().currsize == 0
     finally:
         service.reset_cold_start_state()

@@ -1,4 +1,7 @@
-"""The `make openapi` / `make requirements` command line: write a generated file, or --check it."""
+"""Generators of committed files (`make openapi`, `make requirements`, `make events`).
+
+Their shared command line: write a generated file, or with --check fail when it is stale.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,7 @@ import argparse
 from collections.abc import Callable
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def write_or_check(

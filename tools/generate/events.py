@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
             path.write_text(wanted)
             print(f"wrote {path.relative_to(ROOT)}")
     if stale:
-        print(f"stale in events/: {', '.join(stale)}; run `python -m local.make_events`")
+        print(f"stale in events/: {', '.join(stale)}; run `make events`")
         return 1
     return 0
 

@@ -1,4 +1,4 @@
-"""HTTP details shared by every response: problem+json, CORS, no-store, access log."""
+"""HTTP responses: problem+json, the key set, preflight; headers every response carries."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ def request_id(event: dict[str, Any], fallback: str) -> str:
 
 
 def problem(error: ApiError, request_id: str) -> Response[str]:
-    # Carried by the request's one log line (finalise); cleared per invocation.
+    # Carried by the request's one log line (log_request_completed); cleared per invocation.
     logger.append_keys(errorCode=error.code, reason=error.reason)
     body = ProblemBody(
         title=error.title,
@@ -107,16 +107,6 @@ def finalise(
             # A preflight from an origin outside the allow-list gets no CORS grant at all.
             for name in [name for name in headers if name.startswith("Access-Control-")]:
                 del headers[name]
-    status = result.get("statusCode", 500)
-    log = logger.info if status < 400 else logger.warning if status < 500 else logger.error
-    log(
-        "Request completed",
-        extra={
-            "method": event.get("httpMethod"),
-            "path": event.get("path"),  # never the query string: it may hold a PIN
-            "statusCode": result.get("statusCode"),
-        },
-    )
     return result
 
 

@@ -6,7 +6,7 @@ import json
 import sys
 from typing import Any
 
-from local.generated import ROOT, write_or_check
+from tools.generate import ROOT, write_or_check
 
 OPENAPI = ROOT / "docs" / "openapi.json"
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from local.generated import ROOT, write_or_check
+from tools.generate import ROOT, write_or_check
 
 REQUIREMENTS = ROOT / "functions" / "telephone_status" / "requirements.txt"
 PROVIDED_BY_RUNTIME = {"boto3", "botocore", "s3transfer", "jmespath", "python-dateutil", "six"}

@@ -1,0 +1,1 @@
+"""Build tools: generators of committed files (generate/) and checkov's own environment."""
