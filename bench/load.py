@@ -24,6 +24,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Final
+from urllib.parse import urlencode
 
 import urllib3
 
@@ -63,7 +64,7 @@ def warm_up(base_url: str, rounds: int) -> list[str]:
     for i in range(rounds):
         for scenario in LOADED:
             request = scenario.request(i)
-            query = "&".join(f"{k}={v}" for k, v in request.query)
+            query = urlencode(request.query)
             response = pool.request(
                 request.method,
                 f"{base_url}{request.path}?{query}",

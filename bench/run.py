@@ -149,7 +149,7 @@ def render(table: list[Row], header: str) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=600, help="warm rounds (600)")
+    parser.add_argument("--rounds", type=int, default=1000, help="warm rounds (1000)")
     parser.add_argument("--warmup", type=int, default=50, help="discarded warm rounds (50)")
     parser.add_argument("--cold-runs", type=int, default=10, help="cold starts each (10)")
     parser.add_argument("--signing-blocks", type=int, default=6, help="blocks per arm (6)")
