@@ -66,18 +66,6 @@ def function_environment(sandbox_url: str, moto_url: str) -> dict[str, str]:
     }
 
 
-def lambda_like_environment(env: Mapping[str, str]) -> dict[str, str]:
-    """`env` plus what Powertools reads to know it runs inside Lambda."""
-    return {
-        **env,
-        "LAMBDA_TASK_ROOT": str(FUNCTIONS_DIR),
-        "AWS_LAMBDA_FUNCTION_NAME": "telephone-status",
-        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256",
-        "_X_AMZN_TRACE_ID": "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;"
-        "Sampled=1",
-    }
-
-
 def summarise(values: Iterable[float]) -> dict[str, float]:
     """p50/p90/p99 and count of samples in milliseconds, rounded to the microsecond."""
     ordered = sorted(values)

@@ -58,82 +58,63 @@ def measure(parts: set[str], args: argparse.Namespace) -> dict[str, Any]:
     return results
 
 
+def info(figure: str, value: str) -> Row:
+    return (figure, value, "", None)
+
+
+def at_most(figure: str, value: float, limit: float, unit: str) -> Row:
+    return (figure, f"{value:.2f}{unit}", f"<= {limit:g}{unit}", value <= limit)
+
+
+def equal(figure: str, value: float, wanted: float) -> Row:
+    return (figure, f"{value:g}", f"= {wanted:g}", value == wanted)
+
+
 def rows(results: dict[str, Any]) -> list[Row]:
     table: list[Row] = []
     for scenario in WARM:
         if (warm := results.get("warm", {}).get(scenario.name)) is None:
             continue
-        own, p50 = warm["own_overhead_ms"], scenario.target_p50_ms or 0.0
+        own, wall, cpu = warm["own_overhead_ms"], warm["wall_ms"], warm["cpu_ms"]
         references = " + ".join(f"{n} {v:.2f}" for n, v in warm["references_p50_ms"].items())
         table += [
-            (
-                f"{scenario.name}: own overhead p50",
-                f"{own['p50']:.2f} ms",
-                f"<= {p50:g} ms",
-                own["p50"] <= p50,
+            at_most(
+                f"{scenario.name}: own overhead p50", own["p50"], scenario.target_p50_ms or 0, " ms"
             ),
-            (
-                "  own overhead p99",
-                f"{own['p99']:.2f} ms",
-                f"<= {targets.OVERHEAD_P99_MS:g} ms",
-                own["p99"] <= targets.OVERHEAD_P99_MS,
-            ),
-            (
-                "  wall p50 / CPU p50",
-                f"{warm['wall_ms']['p50']:.2f} / {warm['cpu_ms']['p50']:.2f} ms",
-                "",
-                None,
-            ),
-            ("  bare round trips p50", f"{references} ms", "", None),
+            at_most("  own overhead p99", own["p99"], targets.OVERHEAD_P99_MS, " ms"),
+            info("  wall p50 / CPU p50", f"{wall['p50']:.2f} / {cpu['p50']:.2f} ms"),
+            info("  bare round trips p50", f"{references} ms"),
         ]
     if cold_start := results.get("cold"):
-        ours, boto3, ratio = cold_start["ours"], cold_start["boto3"], cold_start["ratio"]
+        ours, boto3 = cold_start["ours"], cold_start["boto3"]
         table += [
-            (
+            info(
                 f"cold start as shipped (Python {cold_start['python']}), median",
                 f"{ours['wall_ms']:.0f} ms",
-                "",
-                None,
             ),
-            (
+            info(
                 "  of which import / first response",
                 f"{ours['import_ms']:.0f} / {ours['first_invoke_ms']:.0f} ms",
-                "",
-                None,
             ),
-            ("  bare import boto3, median", f"{boto3['wall_ms']:.0f} ms", "", None),
-            (
-                "  as shipped / import boto3",
-                f"{ratio:.2f}x",
-                f"<= {targets.COLD_START_RATIO:g}x",
-                ratio <= targets.COLD_START_RATIO,
+            info("  bare import boto3, median", f"{boto3['wall_ms']:.0f} ms"),
+            at_most(
+                "  as shipped / import boto3", cold_start["ratio"], targets.COLD_START_RATIO, "x"
             ),
         ]
     if signing := results.get("signing"):
-        signs, kms = (
-            signing["kms_sign_per_correct_pin"],
-            signing["kms_calls_status_only_and_wrong_pin"],
-        )
         table += [
-            (
-                "correct PIN, token signed, wall p50",
-                f"{signing['signed_ms']['p50']:.2f} ms",
-                "",
-                None,
-            ),
-            ("  signing off, wall p50", f"{signing['unsigned_ms']['p50']:.2f} ms", "", None),
-            ("  token cost (difference of p50s)", f"{signing['cost_p50_ms']:.2f} ms", "", None),
-            (
+            info("correct PIN, token signed, wall p50", f"{signing['signed_ms']['p50']:.2f} ms"),
+            info("  signing off, wall p50", f"{signing['unsigned_ms']['p50']:.2f} ms"),
+            info("  token cost (difference of p50s)", f"{signing['cost_p50_ms']:.2f} ms"),
+            equal(
                 "  kms:Sign per correct PIN",
-                f"{signs:g}",
-                f"= {targets.KMS_SIGN_PER_CORRECT_PIN:g}",
-                signs == targets.KMS_SIGN_PER_CORRECT_PIN,
+                signing["kms_sign_per_correct_pin"],
+                targets.KMS_SIGN_PER_CORRECT_PIN,
             ),
-            (
+            equal(
                 "KMS calls, status-only + wrong PINs",
-                f"{kms}",
-                f"= {targets.KMS_CALLS_WITHOUT_CORRECT_PIN}",
-                kms == targets.KMS_CALLS_WITHOUT_CORRECT_PIN,
+                signing["kms_calls_status_only_and_wrong_pin"],
+                targets.KMS_CALLS_WITHOUT_CORRECT_PIN,
             ),
         ]
     return table

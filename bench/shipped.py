@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final
 
-from bench.common import ROOT, WORK_DIR, lambda_like_environment
+from bench.common import ROOT, WORK_DIR
 from infra.bundling import (
     FUNCTIONS_DIR,
     REQUIREMENTS_FILE,
@@ -108,11 +108,15 @@ def _runtime_packages(target: BundleTarget) -> Path:
 
 
 def shipped_environment(env: Mapping[str, str], twin: Mapping[str, Any]) -> dict[str, str]:
-    """Lambda-like, with only the twin on sys.path and no bytecode written."""
+    """Lambda-like (what Powertools reads to know it runs inside Lambda), with only the twin
+    on sys.path and no bytecode written."""
     cleaned = {k: v for k, v in env.items() if k not in ("PYTHONPYCACHEPREFIX", "VIRTUAL_ENV")}
     return {
-        **lambda_like_environment(cleaned),
+        **cleaned,
         "LAMBDA_TASK_ROOT": twin["task"],
+        "AWS_LAMBDA_FUNCTION_NAME": "telephone-status",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256",
+        "_X_AMZN_TRACE_ID": "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1",
         "PYTHONPATH": os.pathsep.join([twin["task"], twin["runtime"]]),
         "PYTHONDONTWRITEBYTECODE": "1",
         "PYTHONNOUSERSITE": "1",
