@@ -30,8 +30,11 @@ PARTS: Final = ("warm", "cold", "signing")
 Row = tuple[str, str, str, bool | None]  # figure, value, target, met (None: no target)
 
 
+STARTED: Final = time.monotonic()
+
+
 def log(message: str) -> None:
-    print(f"bench: {message}", file=sys.stderr, flush=True)
+    print(f"bench [{time.monotonic() - STARTED:3.0f} s]: {message}", file=sys.stderr, flush=True)
 
 
 def measure(parts: set[str], args: argparse.Namespace) -> dict[str, Any]:
@@ -130,7 +133,7 @@ def render(table: list[Row], header: str) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=1000, help="warm rounds (1000)")
+    parser.add_argument("--rounds", type=int, default=600, help="warm rounds (600)")
     parser.add_argument("--warmup", type=int, default=50, help="discarded warm rounds (50)")
     parser.add_argument("--cold-runs", type=int, default=10, help="cold starts each (10)")
     parser.add_argument("--signing-blocks", type=int, default=6, help="blocks per arm (6)")
@@ -140,19 +143,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parts = {part.strip() for part in args.only.split(",") if part.strip()}
     if unknown := parts - set(PARTS):
         parser.error(f"unknown part(s): {', '.join(sorted(unknown))}")
-    started = time.monotonic()
     WORK_DIR.mkdir(parents=True, exist_ok=True)
-    load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
-    header = (
-        f"make bench, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.machine()}, "
-        f"{os.cpu_count()} cores, Python {platform.python_version()}, load average {load}"
-    )
+    when, load = datetime.now(UTC), os.getloadavg()[0]
     results = measure(parts, args)
+    header = (
+        f"make bench, {when:%Y-%m-%d %H:%M} UTC, {platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}, load average {load:.1f} -> {os.getloadavg()[0]:.1f}, "
+        f"{time.monotonic() - STARTED:.0f} s"
+    )
     table = rows(results)
     print(render(table, header))
     out = WORK_DIR / "results.json"
-    write_json(out, {"header": header, **results, "duration_s": round(time.monotonic() - started)})
-    log(f"wrote {out.relative_to(WORK_DIR.parent.parent)} in {time.monotonic() - started:.0f} s")
+    write_json(out, {"header": header, **results, "duration_s": round(time.monotonic() - STARTED)})
+    log(f"wrote {out.relative_to(WORK_DIR.parent.parent)}")
     return 1 if args.strict and any(met is False for *_, met in table) else 0
 
 
