@@ -100,6 +100,14 @@ def run_worker(module: str, args: Sequence[str], env: Mapping[str, str], timeout
         raise RuntimeError(f"{module} failed ({completed.returncode}):\n{completed.stderr[-3000:]}")
 
 
+def _stop(process: subprocess.Popen[str]) -> None:
+    try:
+        process.communicate(timeout=10)  # closes its stdin: it stops
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate()
+
+
 @contextlib.contextmanager
 def servers() -> Iterator[tuple[str, str]]:
     """(sandbox URL, moto URL): each server in a process of its own, so that neither shares
@@ -123,8 +131,7 @@ def servers() -> Iterator[tuple[str, str]]:
             stdout=subprocess.PIPE,
             text=True,
         )
-        running.callback(sandbox.wait, 10)
-        running.callback(sandbox.communicate)  # closes its stdin: it stops
+        running.callback(_stop, sandbox)
         assert sandbox.stdout is not None
         ready, _, _ = select.select([sandbox.stdout], [], [], 20)
         url = sandbox.stdout.readline().strip() if ready else ""

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import itertools
 import json
 import logging
 import os
@@ -29,6 +30,9 @@ from typing import Any, Final
 
 from bench.common import MAX_CODE_ATTEMPTS, MAX_CODE_CHECKS, summarise, write_json
 from bench.scenarios import WARM, Scenario
+from local.aws_proxy import AwsProxy
+from local.dev import local_stack
+from local.lambda_runtime import LocalContext, ensure_functions_on_path
 
 SIGN: Final = "TrentService.Sign"
 GET_PUBLIC_KEY: Final = "TrentService.GetPublicKey"
@@ -52,10 +56,6 @@ def _function_output_discarded() -> Iterator[None]:
 
 
 def measure(blocks: int) -> dict[str, Any]:
-    from local.aws_proxy import AwsProxy  # noqa: PLC0415
-    from local.dev import local_stack  # noqa: PLC0415
-    from local.lambda_runtime import LocalContext, ensure_functions_on_path  # noqa: PLC0415
-
     os.environ["MAX_CODE_CHECKS"] = str(MAX_CODE_CHECKS)  # local_stack leaves it as it finds it
     with contextlib.ExitStack() as running:
         running.enter_context(
@@ -69,16 +69,18 @@ def measure(blocks: int) -> dict[str, Any]:
         from telephone_status.handler import lambda_handler  # noqa: PLC0415
 
         running.enter_context(_function_output_discarded())
-        calls = iter(range(10**6))
+        calls = itertools.count()
 
         def invoke(scenario: Scenario) -> tuple[float, dict[str, Any]]:
-            event = scenario.request(next(calls)).event()
+            i = next(calls)
+            event = scenario.request(i).event()
             started = time.perf_counter()
             result = lambda_handler(event, LocalContext(10.0))
             elapsed = (time.perf_counter() - started) * 1000
-            if result["statusCode"] != 200:
+            body = json.loads(result["body"])
+            if result["statusCode"] != scenario.status or not scenario.check(i, body):
                 raise RuntimeError(f"{scenario.name}: {result['statusCode']} {result['body']}")
-            return elapsed, json.loads(result["body"])
+            return elapsed, body
 
         def environment(*, signing: bool) -> None:
             os.environ.pop("TOKEN_SIGNING_KEY_ID", None)
