@@ -30,7 +30,7 @@ help:
 	@echo "make unit / make integration / make infra - one test folder (tests/unit, ...)"
 	@echo "make synth  - synthesise every environment into cdk.out/"
 	@echo "make load   - bounded Locust run against the local server (figures, CSV, HTML report)"
-	@echo "make bench  - benchmark against the vendor-style baseline (prints figures)"
+	@echo "make bench  - warm overhead, cold start as shipped, token cost (figures and targets)"
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -82,17 +82,17 @@ synth: $(STAMP) $(CHECKOV)
 	$(VENV)/bin/cfn-lint cdk.out/TelephoneStatus-*.template.json
 	$(CHECKOV) --config-file .checkov.yaml --directory cdk.out
 
-# bench: our function against a vendor-style baseline, all on 127.0.0.1 (bench/run.py), and
-# the cold start as shipped (an x86_64 twin of the asset, built by infra/bundling.py for the
-# interpreter at hand, read-only), and what a correct PIN costs for its token (bench/signing.py,
-# its own process). Prints the table and the targets, writes bench/results.json and
-# bench/RESULTS.md (before/after beside bench/results-v1.json); under 5 minutes.
+# bench: the function's warm overhead per scenario (bench/scenarios.py), its cold start as
+# shipped (a read-only twin of the asset for the interpreter at hand, built by
+# infra/bundling.py) and what a correct PIN's token costs, all on 127.0.0.1. Prints the
+# figures beside the targets (bench/targets.py); writes only under bench/.work/ (ignored).
+# Under 5 minutes; how to read it: bench/README.md.
 bench: $(STAMP)
 	$(PY) -m bench.run
 
 # load: a bounded Locust run, headless (8 users, 3000 requests, 60 s cap), against the local
 # server with moto and the sandbox, all on 127.0.0.1 (bench/load.py, bench/locustfile.py).
-# Prints figures and targets; Locust's CSV and HTML report go to bench/. Not a test.
+# Prints figures and targets; Locust's CSV and HTML report go to bench/.work/. Not a test.
 load: $(STAMP)
 	$(PY) -m bench.load
 

@@ -1,4 +1,1 @@
-"""Benchmark of the telephone-status function against a vendor-style baseline (never deployed).
-
-Entry point: `make bench` (`python -m bench.run`). See bench/run.py for what is measured.
-"""
+"""Benchmark and load tooling (never deployed): `make bench`, `make load`; see bench/README.md."""
