@@ -15,6 +15,7 @@ from constructs import Construct
 from infra.config import EnvironmentConfig
 from infra.nag import acknowledge
 from infra.retention import log_group, physical_name, removal_policy, retention
+from infra.verifications import add_verifications_route, start_rate_rule
 
 RESOURCE_PATH = "/v1/telephone-status"
 JWKS_PATH = "/v1/jwks.json"
@@ -246,6 +247,8 @@ class TelephoneStatusApi(Construct):
                 templates={"application/json": gateway_response_body(status, code, title, detail)},
             )
 
+        add_verifications_route(self.rest_api, integration, validator, config)
+
         # The key set is public (backends fetch it without the API key); ANY so that other
         # methods reach the function's 405, as on the main resource.
         jwks = self.rest_api.root.resource_for_path(JWKS_PATH.strip("/"))
@@ -350,6 +353,10 @@ class TelephoneStatusApi(Construct):
                     visibility_config=visibility(name),
                 )
             )
+        # Stricter, for the route that sends SMS and calls (infra/verifications.py).
+        rules.append(
+            start_rate_rule(config, priority=len(rules), visibility=visibility("start-rate-limit"))
+        )
         rules.append(
             wafv2.CfnWebACL.RuleProperty(
                 name="per-ip-rate-limit",
