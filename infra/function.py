@@ -132,6 +132,7 @@ class TelephoneStatusFunction(Construct):
 
         secret.grant_read(self.role)
         table.grant_update_item(self.role)
+        table.grant_get_item(self.role)
         signing_key.grant_sign(self.role)
 
         self._depend_on_policy_only(cfn_function)
