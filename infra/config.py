@@ -206,7 +206,7 @@ class EnvironmentConfig(_Model):
     verification_ttl_seconds: Annotated[int, Field(strict=True, ge=60, le=86_400)] = 600
     max_sends_per_phone: Annotated[int, Field(strict=True, ge=1, le=100)] = 5
     min_send_interval_seconds: Annotated[int, Field(strict=True, ge=1, le=3600)] = 30
-    max_sends_per_prefix: Annotated[int, Field(strict=True, ge=1, le=1_000_000)] = 20
+    max_sends_per_prefix: Annotated[int, Field(strict=True, ge=1, le=1000)] = 20
     # The cost circuit breaker: sends per clock hour for the whole environment.
     max_sends_per_hour: Annotated[int, Field(strict=True, ge=1, le=1_000_000)] = 1000
     # Fictional numbers and their fixed PINs (app-store review, automated tests).

@@ -75,6 +75,27 @@ def test_function_gets_every_start_setting(env: SynthesizedEnvironment) -> None:
     assert variables["ACCEPT_EXTERNAL_REFERENCES"] == expected_accept
 
 
+# What a deployment fills in for the variables the template leaves to CloudFormation.
+_DEPLOYED_VALUES = {
+    "PROXSTOP_SECRET_ID": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:k-AbCdEf",
+    "ATTEMPTS_TABLE_NAME": "TelephoneStatus-dev-AttemptsTable-ABC",
+    "TOKEN_SIGNING_KEY_ID": "arn:aws:kms:eu-west-1:123456789012:key/1234abcd",
+    "TOKEN_ISSUER": "https://abc123.execute-api.eu-west-1.amazonaws.com/dev",
+}
+
+
+def test_the_function_accepts_every_variable_synth_writes(env: SynthesizedEnvironment) -> None:
+    """Synth and run time agree: the function's own settings parse what synth wrote."""
+    from telephone_status.settings import Settings  # noqa: PLC0415 (the function's module)
+
+    variables = _variables(env)
+    unresolved = {name for name, value in variables.items() if not isinstance(value, str)}
+    assert unresolved <= set(_DEPLOYED_VALUES)  # guard: every intrinsic is stood in for
+    environ = {**variables, **{name: _DEPLOYED_VALUES[name] for name in unresolved}}
+    settings = Settings.from_environment(environ)
+    assert settings.max_code_checks == env.config.max_code_checks  # guard: it read them
+
+
 def test_dev_starts_in_the_us_with_test_numbers_and_prod_keeps_the_route_off(
     synthesized: SynthesizedApp,
 ) -> None:
