@@ -15,6 +15,7 @@ from infra.config import EnvironmentConfig
 from infra.gateway_responses import add_gateway_responses
 from infra.nag import acknowledge
 from infra.retention import log_group, removal_policy, retention
+from infra.verifications import add_verifications_route
 from infra.waf import add_web_acl
 
 RESOURCE_PATH = "/v1/telephone-status"
@@ -125,6 +126,8 @@ class TelephoneStatusApi(Construct):
         )
 
         add_gateway_responses(self.rest_api, config)
+
+        add_verifications_route(self.rest_api, integration, validator, config)
 
         # The key set is public (backends fetch it without the API key); ANY so that other
         # methods reach the function's 405, as on the main resource.

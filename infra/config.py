@@ -22,6 +22,7 @@ from pydantic import (
     model_validator,
 )
 from pydantic.alias_generators import to_camel
+from telephone_status.test_numbers import parse_test_numbers
 
 CDK_JSON = Path(__file__).resolve().parents[1] / "cdk.json"
 ENVIRONMENTS_CONTEXT_KEY = "environments"
@@ -42,6 +43,10 @@ _HTTPS_BASE_URL_PATTERN = re.compile(
     r"^https://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]*[A-Za-z0-9._~-])?$"
 )
 _EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# ISO 3166-1 alpha-2 region codes, exactly as libphonenumber names regions.
+_REGION_PATTERN = re.compile(r"^[A-Z]{2}$")
+# Lengths of a generated PIN; the upstream takes 100-99999 (docs/configuration.md).
+CODE_LENGTHS = frozenset({4, 5})
 # Secrets Manager secret names: letters, digits and /_+=.@- (ARNs are refused separately).
 _SECRET_NAME_PATTERN = re.compile(r"^[A-Za-z0-9/_+=.@-]{1,512}$")
 
@@ -87,6 +92,16 @@ class WafConfig(_Model):
     enabled: bool = False
     # WAF counts requests per IP over a sliding 5-minute window (minimum limit is 10).
     rate_limit_per_5_minutes: Annotated[int, Field(ge=10, le=2_000_000_000)] = 500
+    # The same, counting only POST /v1/verifications (each one may cost an SMS or a call):
+    # stricter than the API-wide limit (docs/security.md#fraud-guard).
+    start_rate_limit_per_5_minutes: Annotated[int, Field(ge=10, le=2_000_000_000)] = 50
+
+    @model_validator(mode="after")
+    def _start_limit_is_stricter(self) -> WafConfig:
+        # A start limit at or above the API-wide one would never be the one that blocks.
+        if self.start_rate_limit_per_5_minutes >= self.rate_limit_per_5_minutes:
+            raise ValueError("startRateLimitPer5Minutes must be below rateLimitPer5Minutes")
+        return self
 
 
 class SecretConfig(_Model):
@@ -143,10 +158,18 @@ class AlarmThresholds(_Model):
     # (brute forcing, SMS pumping: many checks that never succeed).
     pin_success_floor_percent: Annotated[float, Field(gt=0, lt=100)] = 20.0
     pin_checks_minimum: Annotated[int, Field(ge=1)] = 30
+    # Fraud guard (infra/fraud_guard.py): alarm when, in one hour with at least
+    # sends_minimum_for_ratio sends, fewer than this share of them were verified (pumped
+    # numbers never type the code).
+    verified_per_sent_floor_percent: Annotated[float, Field(gt=0, lt=100)] = 30.0
+    sends_minimum_for_ratio: Annotated[int, Field(ge=1)] = 30
 
 
 class EnvironmentConfig(_Model):
     """Everything that differs between deployments of the same stack."""
+
+    # Errors name the setting and the rule, never the value: testNumbers holds PINs.
+    model_config = ConfigDict(hide_input_in_errors=True)  # merged with _Model's
 
     name: str
     throttling_rate_limit: Annotated[float, Field(gt=0)]
@@ -174,6 +197,21 @@ class EnvironmentConfig(_Model):
     # snapshot cache and restore charges (README "SnapStart trade-off").
     snap_start: Annotated[bool, Field(strict=True)] = False
     token: TokenConfig = TokenConfig()
+    # Starting verifications (docs/api.md#starting-a-verification) and the fraud guard
+    # (docs/security.md#fraud-guard); each becomes one function variable
+    # (docs/configuration.md). Regions the route may send to; empty: the route is off.
+    start_countries: list[str] = []
+    code_length: Annotated[int, Field(strict=True)] = 5
+    # At most the 24-hour attempt window: a verification never outlives its attempt counter.
+    verification_ttl_seconds: Annotated[int, Field(strict=True, ge=60, le=86_400)] = 600
+    max_sends_per_phone: Annotated[int, Field(strict=True, ge=1, le=100)] = 5
+    min_send_interval_seconds: Annotated[int, Field(strict=True, ge=1, le=3600)] = 30
+    max_sends_per_prefix: Annotated[int, Field(strict=True, ge=1, le=1000)] = 20
+    # The cost circuit breaker: sends per clock hour for the whole environment.
+    max_sends_per_hour: Annotated[int, Field(strict=True, ge=1, le=1_000_000)] = 1000
+    # Fictional numbers and their fixed PINs (app-store review, automated tests).
+    test_numbers: dict[str, str] = {}
+    accept_external_references: Annotated[bool, Field(strict=True)] = True
 
     @field_validator("name")
     @classmethod
@@ -215,6 +253,52 @@ class EnvironmentConfig(_Model):
             raise ValueError(f"{value!r} is not an e-mail address")
         return value
 
+    @field_validator("start_countries")
+    @classmethod
+    def _valid_regions(cls, value: list[str]) -> list[str]:
+        for region in value:
+            if not _REGION_PATTERN.fullmatch(region):
+                raise ValueError(f"{region!r} is not a two-letter upper-case region like 'US'")
+        if len(set(value)) != len(value):
+            raise ValueError("lists a region more than once")
+        return value
+
+    @field_validator("code_length")
+    @classmethod
+    def _valid_code_length(cls, value: int) -> int:
+        if value not in CODE_LENGTHS:
+            raise ValueError("must be 4 or 5")
+        return value
+
+    @field_validator("test_numbers", mode="before")
+    @classmethod
+    def _only_fictional_test_numbers(cls, value: object) -> dict[str, str]:
+        # The function's own parser, on exactly the text the function will receive: a list
+        # that synthesises is a list the function accepts, and the other way round.
+        if not isinstance(value, Mapping):
+            raise ValueError("must be an object of phone numbers and PINs")
+        return parse_test_numbers(_test_numbers_json(value))
+
+    @model_validator(mode="after")
+    def _send_limits_leave_one_number_its_sends(self) -> EnvironmentConfig:
+        # A range or environment limit below the per-number one would make the latter a
+        # dead letter, and one user could exhaust a range.
+        if self.max_sends_per_prefix < self.max_sends_per_phone:
+            raise ValueError("maxSendsPerPrefix must be at least maxSendsPerPhone")
+        if self.max_sends_per_hour < self.max_sends_per_phone:
+            raise ValueError("maxSendsPerHour must be at least maxSendsPerPhone")
+        return self
+
+    @model_validator(mode="after")
+    def _some_reference_can_be_checked(self) -> EnvironmentConfig:
+        # With the start route off, refusing external references would refuse every check.
+        if not self.accept_external_references and not self.start_countries:
+            raise ValueError(
+                "acceptExternalReferences false needs startCountries: with the start route "
+                "off, no PIN check could succeed"
+            )
+        return self
+
     @model_validator(mode="after")
     def _checks_cover_attempts(self) -> EnvironmentConfig:
         # Fewer checks than distinct PINs would make maxCodeAttempts a dead letter.
@@ -239,6 +323,16 @@ class EnvironmentConfig(_Model):
                 "for API Gateway's own error responses); or list a single origin"
             )
         return self
+
+    @property
+    def start_countries_variable(self) -> str:
+        """START_COUNTRIES: comma-separated regions; empty turns the start route off."""
+        return ",".join(self.start_countries)
+
+    @property
+    def test_numbers_variable(self) -> str:
+        """TEST_NUMBERS: the JSON object the function parses (``{}`` for none)."""
+        return _test_numbers_json(self.test_numbers)
 
     @property
     def stack_name(self) -> str:
@@ -267,6 +361,10 @@ class EnvironmentConfig(_Model):
     def lambda_system_log_level(self) -> str:
         """INFO keeps START and REPORT (Init Duration, Max Memory Used); WARN drops them."""
         return LogLevel.INFO.value
+
+
+def _test_numbers_json(numbers: Mapping[str, object]) -> str:
+    return json.dumps(dict(numbers), separators=(",", ":"), sort_keys=True)
 
 
 def cdk_json_context(path: Path = CDK_JSON) -> dict[str, Any]:

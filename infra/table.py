@@ -45,3 +45,10 @@ class AttemptsTable(Construct):
         iam.Grant.add_to_principal(
             grantee=grantee, actions=["dynamodb:UpdateItem"], resource_arns=[self.table.table_arn]
         )
+
+    def grant_get_item(self, grantee: iam.IGrantable) -> None:
+        # A status lookup reads whether the API started a reference (a test number's is
+        # answered locally); one item by its key, never a scan or query.
+        iam.Grant.add_to_principal(
+            grantee=grantee, actions=["dynamodb:GetItem"], resource_arns=[self.table.table_arn]
+        )

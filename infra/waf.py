@@ -10,6 +10,7 @@ from constructs import Construct
 
 from infra.config import EnvironmentConfig
 from infra.retention import physical_name, removal_policy, retention
+from infra.verifications import start_rate_rule
 
 
 def add_web_acl(
@@ -59,6 +60,10 @@ def add_web_acl(
                 visibility_config=visibility(name),
             )
         )
+    # Stricter, for the route that sends SMS and calls (infra/verifications.py).
+    rules.append(
+        start_rate_rule(config, priority=len(rules), visibility=visibility("start-rate-limit"))
+    )
     rules.append(
         wafv2.CfnWebACL.RuleProperty(
             name="per-ip-rate-limit",

@@ -28,12 +28,17 @@ EXPECTED_ACKNOWLEDGEMENTS = {
         f"Api/RestApi/Default/v1/telephone-status/{verb}/Resource"
         for verb in ("GET", "POST", "ANY", "OPTIONS")
     }
+    | {
+        f"Api/RestApi/Default/v1/verifications/{verb}/Resource"
+        for verb in ("POST", "ANY", "OPTIONS")
+    }
     | {f"Api/RestApi/Default/v1/jwks.json/{verb}/Resource" for verb in ("GET", "ANY")},
     # OPTIONS has authorization type NONE explicitly, which COG4 does not flag.
     "AwsSolutions-COG4": {
         f"Api/RestApi/Default/v1/telephone-status/{verb}/Resource"
         for verb in ("GET", "POST", "ANY")
     }
+    | {f"Api/RestApi/Default/v1/verifications/{verb}/Resource" for verb in ("POST", "ANY")}
     | {f"Api/RestApi/Default/v1/jwks.json/{verb}/Resource" for verb in ("GET", "ANY")},
 }
 # Only where WAF is switched off in cdk.json.
