@@ -177,7 +177,11 @@ class TelephoneStatusApi(Construct):
             # when its stack is deleted (other APIs log through it) but not after a failed
             # create; `make preflight` checks the others find it set.
             cloud_watch_role=config.manage_api_gateway_account,
-            cloud_watch_role_removal_policy=cdk.RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
+            cloud_watch_role_removal_policy=(
+                cdk.RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE
+                if config.manage_api_gateway_account
+                else None
+            ),
             deploy_options=apigateway.StageOptions(
                 stage_name=config.name,
                 throttling_rate_limit=config.throttling_rate_limit,
