@@ -43,8 +43,8 @@ def test_every_environment_in_cdk_json_is_valid(context: dict[str, Any]) -> None
 def test_environments_differ_where_they_should(context: dict[str, Any]) -> None:
     dev = load_environment(context, "dev")
     prod = load_environment(context, "prod")
-    assert dev.reserved_concurrency is None
-    assert prod.reserved_concurrency is not None
+    assert prod.manage_api_gateway_account
+    assert not dev.manage_api_gateway_account
     assert prod.is_retained
     assert not dev.is_retained
     assert prod.waf.enabled
