@@ -302,7 +302,7 @@ def _check_one_api_gateway_account_owner(environments: Mapping[str, Any]) -> Non
     )
     if len(owners) != 1:
         raise ConfigurationError(
-            "exactly one environment in cdk.json must set \"manageApiGatewayAccount\": true "
+            'exactly one environment in cdk.json must set "manageApiGatewayAccount": true '
             "(it owns the account-wide API Gateway CloudWatch Logs role); found "
             + (", ".join(owners) if owners else "none")
         )

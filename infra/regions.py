@@ -32,6 +32,6 @@ def snap_start_refusal(region: str) -> str:
     """What to tell an operator whose environment uses SnapStart in ``region``."""
     return (
         f"Lambda SnapStart is not offered in {region} (AWS Lambda Developer Guide, SnapStart, "
-        "Supported Regions): set \"snapStart\": false for this environment in cdk.json, or "
+        'Supported Regions): set "snapStart": false for this environment in cdk.json, or '
         "deploy it to another region"
     )

@@ -81,9 +81,7 @@ class Account:
         termination_protection: bool = False,
     ) -> None:
         """A stand-in for the environment's deployed stack: its outputs (and the role)."""
-        resources: dict[str, Any] = {
-            "Handle": {"Type": "AWS::CloudFormation::WaitConditionHandle"}
-        }
+        resources: dict[str, Any] = {"Handle": {"Type": "AWS::CloudFormation::WaitConditionHandle"}}
         if cloudwatch_role:
             resources[CLOUDWATCH_ROLE_LOGICAL_ID] = {
                 "Type": "AWS::IAM::Role",

@@ -4,6 +4,7 @@ command passes the environment the app needs (the CLI runs the app even to boots
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -94,7 +95,9 @@ def _command_lines() -> list[tuple[str, str]]:
     found = []
     for path in [README, *DOCS]:
         for line in path.read_text(encoding="utf-8").splitlines():
-            if _APP_COMMANDS.search(line) and ("npx cdk" in line or line.lstrip().startswith("cdk")):
+            if _APP_COMMANDS.search(line) and (
+                "npx cdk" in line or line.lstrip().startswith("cdk")
+            ):
                 found.append((path.name, line.strip()))
     return found
 
@@ -122,7 +125,7 @@ def _cdk_command(target: str, env: str) -> list[str]:
 def _context(argv: list[str]) -> dict[str, str]:
     """The -c key=value pairs the CDK CLI hands to the app (as strings, like the CLI)."""
     context = {}
-    for flag, value in zip(argv, argv[1:], strict=False):
+    for flag, value in itertools.pairwise(argv):
         if flag in {"-c", "--context"}:
             key, _, text = value.partition("=")
             context[key] = text
@@ -157,4 +160,3 @@ def test_make_bootstrap_runs_the_app_as_the_cli_does(tmp_path: Path) -> None:
     )
     assert refused.returncode != 0
     assert "-c env=" in refused.stderr
-

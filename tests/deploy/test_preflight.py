@@ -49,8 +49,12 @@ def _stubbed_lambda(account: Account, *, unreserved: int, quota: int = 1000) -> 
     return stubber
 
 
-def _run(account: Account, config: EnvironmentConfig, stubber: Stubber | None = None,
-         region: str | None = None) -> dict[str, Finding]:
+def _run(
+    account: Account,
+    config: EnvironmentConfig,
+    stubber: Stubber | None = None,
+    region: str | None = None,
+) -> dict[str, Finding]:
     lambda_ = stubber.client if stubber is not None else account.client("lambda")
     if stubber is not None:
         stubber.activate()
@@ -140,9 +144,7 @@ def test_snap_start_where_it_is_not_offered_fails(account: Account, region: str)
 def test_placeholder_secret_of_a_deployed_stack_fails_with_put_key(account: Account) -> None:
     account.bootstrap()
     secret_arn = account.create_secret("telephone-status/prod/proxstop-api-key-abc")
-    account.deploy_stack(
-        PROD.stack_name, outputs={"SecretArn": secret_arn}, cloudwatch_role=True
-    )
+    account.deploy_stack(PROD.stack_name, outputs={"SecretArn": secret_arn}, cloudwatch_role=True)
     findings = _run(account, PROD)
     assert set(_failed(findings)) == {"ProxStop key secret"}
     assert findings["ProxStop key secret"].fix == "make put-key ENV=prod"
@@ -155,9 +157,7 @@ def test_placeholder_secret_of_a_deployed_stack_fails_with_put_key(account: Acco
 
 def test_imported_secret_must_exist(account: Account) -> None:
     account.bootstrap()
-    imported = PROD.model_copy(
-        update={"secret": PROD.secret.model_copy(update={"create": False})}
-    )
+    imported = PROD.model_copy(update={"secret": PROD.secret.model_copy(update={"create": False})})
     findings = _run(account, imported)
     assert set(_failed(findings)) == {"ProxStop key secret"}
     assert "does not exist" in findings["ProxStop key secret"].detail

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from telephone_status.credentials import PLACEHOLDER_API_KEY as FUNCTION_PLACEHOLDER
+
 from tools.deploy.secret_value import (
     PLACEHOLDER_API_KEY,
     is_placeholder,

@@ -35,7 +35,9 @@ PROD = environment("prod")
 
 def _client(function_env: FunctionEnv, service: str) -> object:
     return boto3.session.Session(
-        aws_access_key_id="testing", aws_secret_access_key="testing", region_name=function_env.region
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        region_name=function_env.region,
     ).client(service, endpoint_url=function_env.moto.endpoint_url)  # type: ignore[call-overload]
 
 
@@ -80,7 +82,11 @@ def account(function_env: FunctionEnv) -> Iterator[Account]:
         "Resources": {
             "CdkBootstrapVersion": {
                 "Type": "AWS::SSM::Parameter",
-                "Properties": {"Name": BOOTSTRAP_VERSION_PARAMETER, "Type": "String", "Value": "33"},
+                "Properties": {
+                    "Name": BOOTSTRAP_VERSION_PARAMETER,
+                    "Type": "String",
+                    "Value": "33",
+                },
             }
         }
     }
@@ -154,7 +160,9 @@ def test_first_deploy_checklist_against_the_emulator(
     assert preflight.returncode == 0, preflight.stdout + preflight.stderr
 
 
-def test_put_key_refuses_what_is_no_key(deployed: LocalApiServer, function_env: FunctionEnv) -> None:
+def test_put_key_refuses_what_is_no_key(
+    deployed: LocalApiServer, function_env: FunctionEnv
+) -> None:
     for typed in ("\n", "two words\n", f"{PLACEHOLDER_API_KEY}\n"):
         refused = _make("put-key", stdin=typed)
         assert refused.returncode != 0

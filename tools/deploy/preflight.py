@@ -243,7 +243,9 @@ def run_checks(config: EnvironmentConfig, clients: Clients, region: str) -> list
         lambda: check_bootstrap(clients.cloudformation, clients.ssm),
         lambda: check_concurrency(config, clients.lambda_, stack),
         lambda: check_snap_start(config, region),
-        lambda: check_api_gateway_account(config, clients.apigateway, clients.cloudformation, stack),
+        lambda: check_api_gateway_account(
+            config, clients.apigateway, clients.cloudformation, stack
+        ),
         lambda: check_secret(config, clients.secretsmanager, stack),
     ]
     return [check() for check in checks]

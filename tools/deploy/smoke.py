@@ -26,7 +26,7 @@ from tools.deploy.secret_value import is_placeholder
 
 # Any well-formed id (32 hex characters): a malformed one is a 400 before the key is read.
 SMOKE_REFERENCE_ID: Final = "DEADBEEFDEADBEEFDEADBEEFDEADBEEF"
-API_KEY_ENV: Final = "SMOKE_API_KEY"  # noqa: S105 (the variable's name)
+API_KEY_ENV: Final = "SMOKE_API_KEY"
 TIMEOUT: Final = urllib3.Timeout(connect=5.0, read=30.0)
 Expectation = Literal["not-configured", "configured"]
 
@@ -107,9 +107,7 @@ def _from_stack(env_name: str) -> tuple[str, str | None, Expectation]:
         api_key = client(current, "apigateway").get_api_key(
             apiKey=stack.outputs["ApiKeyId"], includeValue=True
         )["value"]
-    secret = client(current, "secretsmanager").get_secret_value(
-        SecretId=stack.outputs["SecretArn"]
-    )
+    secret = client(current, "secretsmanager").get_secret_value(SecretId=stack.outputs["SecretArn"])
     placeholder = is_placeholder(str(secret.get("SecretString", "")))
     return stack.outputs["ApiUrl"], api_key, "not-configured" if placeholder else "configured"
 
