@@ -335,7 +335,8 @@ def load_environment(context: Mapping[str, Any], env_name: object) -> Environmen
     choices = ", ".join(known) if known else f"(none: cdk.json has no '{ENVIRONMENTS_CONTEXT_KEY}')"
     if not isinstance(env_name, str) or not env_name:
         raise ConfigurationError(
-            f"No environment chosen: pass -c {ENV_NAME_CONTEXT_KEY}=<name>. "
+            f"No environment chosen: pass -c {ENV_NAME_CONTEXT_KEY}=<name> (every CDK CLI "
+            "command runs the app, `cdk bootstrap` too: make bootstrap ENV=<name>). "
             f"Known environments: {choices}"
         )
     if env_name not in known:
