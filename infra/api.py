@@ -67,9 +67,16 @@ class TelephoneStatusApi(Construct):
             rest_api_name=f"telephone-status-{config.name}",
             description=f"Telephone Status API ({config.name})",
             endpoint_types=[apigateway.EndpointType.REGIONAL],
-            # API Gateway needs an account-level role to write access and execution logs; CDK
-            # manages it (and keeps it when a stack is deleted: other APIs may rely on it).
-            cloud_watch_role=True,
+            # API Gateway needs an account-level role to write access and execution logs. It is
+            # account-wide: only the environment with manageApiGatewayAccount creates it, kept
+            # when its stack is deleted (other APIs log through it) but not after a failed
+            # create; `make preflight` checks the others find it set.
+            cloud_watch_role=config.manage_api_gateway_account,
+            cloud_watch_role_removal_policy=(
+                cdk.RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE
+                if config.manage_api_gateway_account
+                else None
+            ),
             deploy_options=apigateway.StageOptions(
                 stage_name=config.name,
                 throttling_rate_limit=config.throttling_rate_limit,

@@ -24,9 +24,15 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 from telephone_status.test_numbers import parse_test_numbers
 
+from infra.regions import snap_start_offered, snap_start_refusal
+
 CDK_JSON = Path(__file__).resolve().parents[1] / "cdk.json"
 ENVIRONMENTS_CONTEXT_KEY = "environments"
 ENV_NAME_CONTEXT_KEY = "env"
+# `-c firstCreate=true`: this deploy creates the stack (tools/deploy sets it when the stack does
+# not exist yet). A failed first create must stay deletable and retryable, so termination
+# protection and the table's deletion protection wait for the next deploy (docs/deploy.md).
+FIRST_CREATE_CONTEXT_KEY = "firstCreate"
 
 # API Gateway gives up on a Lambda integration after 29 s; the function must answer first.
 API_GATEWAY_INTEGRATION_TIMEOUT_SECONDS = 29
@@ -177,7 +183,9 @@ class EnvironmentConfig(_Model):
     cors_allow_origins: Annotated[list[str], Field(min_length=1)]
     memory_size: Annotated[int, Field(ge=128, le=10240)]
     timeout_seconds: Annotated[int, Field(ge=3, lt=API_GATEWAY_INTEGRATION_TIMEOUT_SECONDS)]
-    # None: no reserved concurrency (the function shares the account's unreserved pool).
+    # None: no reserved concurrency (the function shares the account's unreserved pool). Lambda
+    # keeps 100 of the account's concurrency unreserved, and a new account's quota may be 10:
+    # set it only once `make preflight` confirms the quota leaves room (docs/deploy.md).
     reserved_concurrency: Annotated[int, Field(ge=1)] | None = None
     log_retention_days: int
     log_level: LogLevel = LogLevel.INFO
@@ -212,6 +220,10 @@ class EnvironmentConfig(_Model):
     # Fictional numbers and their fixed PINs (app-store review, automated tests).
     test_numbers: dict[str, str] = {}
     accept_external_references: Annotated[bool, Field(strict=True)] = True
+    # The account-wide API Gateway CloudWatch Logs role (AWS::ApiGateway::Account): one stack per
+    # account and region may own it, so exactly one environment in cdk.json says true; the
+    # others need the role set already (`make preflight` checks; docs/deploy.md).
+    manage_api_gateway_account: Annotated[bool, Field(strict=True)] = False
 
     @field_validator("name")
     @classmethod
@@ -380,6 +392,37 @@ def known_environment_names(context: Mapping[str, Any]) -> list[str]:
     return sorted(environments) if isinstance(environments, Mapping) else []
 
 
+def _check_one_api_gateway_account_owner(environments: Mapping[str, Any]) -> None:
+    owners = sorted(
+        name
+        for name, raw in environments.items()
+        if isinstance(raw, Mapping) and raw.get("manageApiGatewayAccount") is True
+    )
+    if len(owners) != 1:
+        raise ConfigurationError(
+            'exactly one environment in cdk.json must set "manageApiGatewayAccount": true '
+            "(it owns the account-wide API Gateway CloudWatch Logs role); found "
+            + (", ".join(owners) if owners else "none")
+        )
+
+
+def first_create(context_value: object) -> bool:
+    """The ``firstCreate`` context value: exactly true/false (bool or the CLI's string)."""
+    if context_value is None or context_value is False or context_value == "false":
+        return False
+    if context_value is True or context_value == "true":
+        return True
+    raise ConfigurationError(
+        f"-c {FIRST_CREATE_CONTEXT_KEY}= takes true or false, not {context_value!r}"
+    )
+
+
+def check_region(config: EnvironmentConfig, region: str | None) -> None:
+    """Refuses settings the target region cannot honour (None: region unknown at synth)."""
+    if region is not None and config.snap_start and not snap_start_offered(region):
+        raise ConfigurationError(f"environment {config.name!r}: {snap_start_refusal(region)}")
+
+
 def load_environment(context: Mapping[str, Any], env_name: object) -> EnvironmentConfig:
     """Validate and return the settings of ``env_name`` from the CDK context.
 
@@ -390,11 +433,13 @@ def load_environment(context: Mapping[str, Any], env_name: object) -> Environmen
     choices = ", ".join(known) if known else f"(none: cdk.json has no '{ENVIRONMENTS_CONTEXT_KEY}')"
     if not isinstance(env_name, str) or not env_name:
         raise ConfigurationError(
-            f"No environment chosen: pass -c {ENV_NAME_CONTEXT_KEY}=<name>. "
+            f"No environment chosen: pass -c {ENV_NAME_CONTEXT_KEY}=<name> (every CDK CLI "
+            "command runs the app, `cdk bootstrap` too: make bootstrap ENV=<name>). "
             f"Known environments: {choices}"
         )
     if env_name not in known:
         raise ConfigurationError(f"Unknown environment {env_name!r}. Known environments: {choices}")
+    _check_one_api_gateway_account_owner(context[ENVIRONMENTS_CONTEXT_KEY])
     raw = context[ENVIRONMENTS_CONTEXT_KEY][env_name]
     if not isinstance(raw, Mapping):
         raise ConfigurationError(f"Environment {env_name!r} in cdk.json must be an object")

@@ -226,7 +226,7 @@ class Monitoring(Construct):
                 "not-configured",
                 "Why: the secret still holds the placeholder a fresh stack starts with, so "
                 "every request answers 503 NOT_CONFIGURED. Do: put the ProxStop key into the "
-                "secret of the SecretArn output (README, First deploy).",
+                "secret of the SecretArn output: make put-key ENV=<name> (docs/deploy.md).",
                 self._custom("NotConfigured"),
                 threshold=1,
             ),

@@ -28,7 +28,7 @@ class ApiKeySecret(Construct):
         config: SecretConfig,
         removal_policy: cdk.RemovalPolicy,
     ) -> None:
-        retained = removal_policy is cdk.RemovalPolicy.RETAIN
+        retained = removal_policy is not cdk.RemovalPolicy.DESTROY
         super().__init__(scope, construct_id)
         self.created = config.create
         if config.create:

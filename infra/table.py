@@ -16,7 +16,12 @@ TTL_ATTRIBUTE = "expiresAt"
 
 class AttemptsTable(Construct):
     def __init__(
-        self, scope: Construct, construct_id: str, *, removal_policy: cdk.RemovalPolicy
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        removal_policy: cdk.RemovalPolicy,
+        deletion_protection: bool,
     ) -> None:
         super().__init__(scope, construct_id)
         self.table = dynamodb.Table(
@@ -28,7 +33,7 @@ class AttemptsTable(Construct):
             # On-demand: traffic is spiky and small; no capacity to plan or alarm on.
             billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
             time_to_live_attribute=TTL_ATTRIBUTE,
-            deletion_protection=removal_policy == cdk.RemovalPolicy.RETAIN,
+            deletion_protection=deletion_protection,
             removal_policy=removal_policy,
         )
         acknowledge(

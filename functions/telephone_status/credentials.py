@@ -95,7 +95,7 @@ class ApiKeyStore:
             logger.error(
                 "ProxStop API key not configured: the secret still holds the placeholder. "
                 "Put the real key into the secret named by the stack output SecretArn "
-                "(README, First deploy); no restart is needed",
+                "(make put-key ENV=<name>, docs/deploy.md); no restart is needed",
                 extra={"secretId": self._secret_id},
             )
             raise NotConfigured(reason="API key secret holds the placeholder")

@@ -421,7 +421,11 @@ def test_waf_has_managed_rules_and_logging(synthesized: SynthesizedApp) -> None:
 # 11 ------------------------------------------------------------------------------------------
 def test_nothing_retained_keeps_a_fixed_name(env: SynthesizedEnvironment) -> None:
     """A retained resource with a fixed name makes the next deploy after `cdk destroy` fail."""
-    retained = {rid: r for rid, r in env.resources.items() if r.get("DeletionPolicy") == "Retain"}
+    retained = {
+        rid: r
+        for rid, r in env.resources.items()
+        if r.get("DeletionPolicy") in {"Retain", "RetainExceptOnCreate"}
+    }
     if env.config.is_retained:
         assert any(r["Type"] == "AWS::SecretsManager::Secret" for r in retained.values())
     for resource_id, resource in retained.items():

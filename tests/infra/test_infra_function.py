@@ -90,7 +90,7 @@ def test_function_traces_and_logs_json_to_its_own_log_group(env: SynthesizedEnvi
     log_group = env.resources[logging["LogGroup"]["Ref"]]
     assert log_group["Type"] == "AWS::Logs::LogGroup"
     assert log_group["Properties"]["RetentionInDays"] == env.config.log_retention_days
-    expected_policy = "Retain" if env.config.is_retained else "Delete"
+    expected_policy = "RetainExceptOnCreate" if env.config.is_retained else "Delete"
     assert log_group["DeletionPolicy"] == expected_policy
 
 
