@@ -34,8 +34,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from .attempts import CONDITION_FAILED, KeyedHasher
 from .aws_clients import CallDoesNotFit, ClientFactory
 from .deadline import Deadline
-from .errors import ServiceUnavailable, TooManySends
 from .errors import SendBudgetExhausted as BudgetRefusal
+from .errors import ServiceUnavailable, TooManySends
 from .observability import logger
 
 if TYPE_CHECKING:

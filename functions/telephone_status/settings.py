@@ -53,12 +53,10 @@ class Settings(BaseModel):
     min_send_interval_seconds: Annotated[
         int, Field(alias="MIN_SEND_INTERVAL_SECONDS", ge=0, le=3600)
     ] = 30
-    max_sends_per_prefix: Annotated[
-        int, Field(alias="MAX_SENDS_PER_PREFIX", ge=1, le=1000)
-    ] = 20
-    max_sends_per_hour: Annotated[
-        int, Field(alias="MAX_SENDS_PER_HOUR", ge=1, le=10_000_000)
-    ] = 1000
+    max_sends_per_prefix: Annotated[int, Field(alias="MAX_SENDS_PER_PREFIX", ge=1, le=1000)] = 20
+    max_sends_per_hour: Annotated[int, Field(alias="MAX_SENDS_PER_HOUR", ge=1, le=10_000_000)] = (
+        1000
+    )
     test_numbers: Annotated[dict[str, str], Field(alias="TEST_NUMBERS")] = Field(
         default_factory=dict
     )

@@ -66,11 +66,11 @@ def key_set(document: JsonWebKeySet) -> Response[JsonWebKeySet]:
     )
 
 
-def preflight() -> Response[str]:
+def preflight(methods: str = ALLOWED_METHODS) -> Response[str]:
     return Response(
         status_code=204,
         headers={
-            "Access-Control-Allow-Methods": ALLOWED_METHODS,
+            "Access-Control-Allow-Methods": methods,
             "Access-Control-Allow-Headers": ALLOWED_HEADERS,
             "Access-Control-Max-Age": "600",
         },
