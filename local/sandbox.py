@@ -90,6 +90,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from local.httpbase import LISTEN_HOST, TrackedHandler, TrackingHTTPServer, read_chunked
 from local.lifecycle import Stoppable
+from local.sandbox_start import INBOX_PATH, START_FAULTS, START_PATHS, StartBook
 
 DEFAULT_KEY: Final = "098f6bcd4621d373cade4e832627b4f6"
 VENDOR_REFERENCE: Final = "97A677DD3E0A42B8EA58D93D05BAC89F"
@@ -420,6 +421,7 @@ class SandboxState:
         self._counters: dict[str, int] = {}
         self._accepted = 0
         self._connection_ids = itertools.count(1)
+        self.starts = StartBook()  # telephonesms / telephonecall and the inbox
 
     def key_matches(self, candidate: str | None) -> bool:
         with self._lock:
@@ -435,6 +437,7 @@ class SandboxState:
             self._journal.clear()
             self._counters.clear()
             self._accepted = 0
+        self.starts.reset()
 
     def new_connection(self) -> int:
         """Counts an accepted TCP connection; ids stay unique across resets."""
@@ -523,6 +526,8 @@ class _Handler(TrackedHandler):
         url = urlsplit(self.path)
         if url.path.startswith("/_sandbox/"):
             self._control(url.path, body)
+        elif url.path == INBOX_PATH and self.command == "GET":
+            self._json(*self.server.state.starts.inbox(self.client_address[0], url.query))
         else:
             self._upstream(url.path, url.query, body)
 
@@ -566,6 +571,7 @@ class _Handler(TrackedHandler):
             ("GET", "/_sandbox/journal"): lambda: self._json(200, state.journal()),
             ("GET", "/_sandbox/stats"): lambda: self._json(200, state.stats()),
             ("GET", "/_sandbox/faults"): lambda: self._json(200, FAULTS),
+            ("GET", "/_sandbox/start-faults"): lambda: self._json(200, START_FAULTS),
             ("POST", "/_sandbox/reset"): self._reset_state,
             ("POST", "/_sandbox/key"): lambda: self._set_key(body),
         }
@@ -620,6 +626,17 @@ class _Handler(TrackedHandler):
                 "timestamp": time.monotonic(),
             }
         )
+        if path in START_PATHS:
+            started = state.starts.answer(
+                path,
+                fields,
+                key_ok=state.key_matches(fields.get("key")),
+                slow_seconds=self.server.slow_seconds,
+            )
+            self._send(
+                Reply(started.status, started.body, started.content_type, delay=started.delay)
+            )
+            return
         fmt = _PATHS.get(path)
         if fmt is None:
             self._send(Reply(status=404, body=_NOT_FOUND_HTML, content_type=_HTML))
@@ -640,6 +657,8 @@ class _Handler(TrackedHandler):
         if slow is None:
             slow = _env_seconds("SANDBOX_SLOW_SECONDS", DEFAULT_SLOW_SECONDS)
         ask = Ask(fmt=fmt, code=code, count=0, slow_seconds=slow)
+        if (started := self.server.state.starts.status(canonical, code)) is not None:
+            return ask.doc(_document(fmt, *started))
         if canonical == VENDOR_REFERENCE:
             return ask.normal(100)
         if status := _STATUS_RE.fullmatch(canonical):
