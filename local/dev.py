@@ -12,9 +12,10 @@ curl -s 'http://127.0.0.1:3002/inbox?phoneNumber=%2B12025550142'. When 3002 is
 taken and SANDBOX_PORT is unset, a free port is used (the banner says which).
 
 Environment it honours: PORT; SANDBOX_PORT; START_COUNTRIES; TEST_NUMBERS;
-PROXSTOP_API_URL (use that upstream instead of starting the sandbox; its key is then read from PROXSTOP_API_KEY, default the
-sandbox key); PROXSTOP_FORMAT (json); MAX_CODE_ATTEMPTS (5); MAX_CODE_CHECKS (20,
-read by the function from the environment as is).
+PROXSTOP_API_URL (use that upstream instead of starting the sandbox; its key
+is then read from PROXSTOP_API_KEY, default the sandbox key); PROXSTOP_FORMAT
+(json); MAX_CODE_ATTEMPTS (5); MAX_CODE_CHECKS (20, read by the function from the
+environment as is).
 """
 
 from __future__ import annotations
