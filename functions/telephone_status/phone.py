@@ -63,13 +63,6 @@ class PhoneNumber:
         return f"+{self.country_code}{'*' * max(hidden, 0)}{self.e164[-4:]}"
 
 
-def check_spelling(value: str) -> str:
-    """The request rule (docs/api.md#starting-a-verification); raises ValueError."""
-    if not E164.fullmatch(value):
-        raise ValueError(E164_MESSAGE)
-    return value
-
-
 def parts(e164: str) -> PhoneNumber:
     """Splits a well-spelled number without judging it (test numbers are not 'valid')."""
     number = _parse(e164)
@@ -100,7 +93,8 @@ def classify(e164: str, channel: Channel) -> PhoneNumber:
 
 
 def _parse(e164: str) -> phonenumbers.PhoneNumber:
-    check_spelling(e164)
+    if not E164.fullmatch(e164):
+        raise _invalid(E164_MESSAGE)
     try:
         number = phonenumbers.parse(e164, None)
     except phonenumbers.NumberParseException:

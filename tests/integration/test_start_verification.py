@@ -87,7 +87,7 @@ def _start(env: FunctionEnv, number: str = NUMBER, channel: str = "sms", **extra
 
 def _inbox(env: FunctionEnv, number: str | None = None) -> list[dict[str, str]]:
     query = "" if number is None else "?phoneNumber=" + number.replace("+", "%2B")
-    with urllib.request.urlopen(f"{env.sandbox.url}/inbox{query}", timeout=5) as response:  # noqa: S310
+    with urllib.request.urlopen(f"{env.sandbox.url}/inbox{query}", timeout=5) as response:
         messages: list[dict[str, str]] = json.load(response)
     for message in messages:
         sent_pin(message["code"])  # the log-hygiene check now looks for it everywhere
@@ -178,21 +178,28 @@ def test_start_inbox_wrong_then_right_pin_gives_a_token_naming_the_number(
 
     (sent,) = _start_requests(starts)
     assert sent["path"] == "/telephonesms.json"
-    assert sent["key_in_body"] and not sent["key_in_query"]
+    assert sent["key_in_body"]
+    assert not sent["key_in_query"]
     (message,) = _inbox(starts, NUMBER)
     assert message["referenceId"] == reference
     assert message["channel"] == "sms"
     pin = message["code"]
-    assert len(pin) == 5 and pin[0] != "0" and pin.isdigit()
+    assert len(pin) == 5
+    assert pin[0] != "0"
+    assert pin.isdigit()
 
     wrong = str(10000 + (int(pin) - 10000 + 1) % 90000)
     sent_pin(wrong)
     check = {"referenceId": reference, "code": wrong}
-    answer = HTTP.request("POST", f"{api}/v1/telephone-status", body=json.dumps(check), headers=JSON_HEADERS)
+    answer = HTTP.request(
+        "POST", f"{api}/v1/telephone-status", body=json.dumps(check), headers=JSON_HEADERS
+    )
     assert json.loads(answer.data)["codeValid"] is False
 
     check["code"] = pin
-    answer = HTTP.request("POST", f"{api}/v1/telephone-status", body=json.dumps(check), headers=JSON_HEADERS)
+    answer = HTTP.request(
+        "POST", f"{api}/v1/telephone-status", body=json.dumps(check), headers=JSON_HEADERS
+    )
     document = json.loads(answer.data)
     assert answer.status == 200, document
     assert document["codeValid"] is True
@@ -343,7 +350,9 @@ def test_expired_verification_is_410_without_upstream_or_attempt(starts: Functio
     (message,) = _inbox(starts, NUMBER)
     _set_record(starts, reference, verifyBy=int(time.time()) - 1)
     before = len(starts.journal())
-    assert_problem(starts.invoke(lookup_event(reference, message["code"])), 410, "VERIFICATION_EXPIRED")
+    assert_problem(
+        starts.invoke(lookup_event(reference, message["code"])), 410, "VERIFICATION_EXPIRED"
+    )
     assert len(starts.journal()) == before
     assert starts.checks(reference) is None
     # A status-only lookup still works.
@@ -357,7 +366,9 @@ def test_superseded_verification_is_409(starts: FunctionEnv) -> None:
     newest, older = _inbox(starts, NUMBER)
     assert (newest["referenceId"], older["referenceId"]) == (second, first)
     before = len(starts.journal())
-    assert_problem(starts.invoke(lookup_event(first, older["code"])), 409, "VERIFICATION_SUPERSEDED")
+    assert_problem(
+        starts.invoke(lookup_event(first, older["code"])), 409, "VERIFICATION_SUPERSEDED"
+    )
     assert len(starts.journal()) == before
     assert starts.checks(first) is None
     ok = body_of(starts.invoke(lookup_event(second, newest["code"])))
@@ -381,7 +392,9 @@ def test_external_references_still_work_by_default(starts: FunctionEnv) -> None:
 # --------------------------------------------------------------------------- test numbers
 
 
-def test_test_number_is_checked_locally(starts: FunctionEnv, function_output: FunctionOutput) -> None:
+def test_test_number_is_checked_locally(
+    starts: FunctionEnv, function_output: FunctionOutput
+) -> None:
     result = _start(starts, TEST_NUMBER)
     assert result["statusCode"] == 201, result["body"]
     reference = json.loads(result["body"])["referenceId"]
@@ -462,10 +475,13 @@ def test_environment_budget(starts: FunctionEnv, function_output: FunctionOutput
 def test_counter_keys_hold_no_phone_number(starts: FunctionEnv) -> None:
     assert _start(starts)["statusCode"] == 201
     keys = sorted(item["referenceId"]["S"].split("#")[0] for item in _table(starts))
-    assert keys.count("phone") == 1 and keys.count("prefix") == 1 and keys.count("hour") == 1
+    assert keys.count("phone") == 1
+    assert keys.count("prefix") == 1
+    assert keys.count("hour") == 1
     for item in _table(starts):
         key = item["referenceId"]["S"]
-        assert "2025550142" not in key and "202555" not in key
+        assert "2025550142" not in key
+        assert "202555" not in key
 
 
 def test_ten_simultaneous_starts_send_exactly_one(starts: FunctionEnv, aws_proxy: AwsProxy) -> None:
