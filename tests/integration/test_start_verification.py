@@ -170,6 +170,7 @@ def test_start_inbox_wrong_then_right_pin_gives_a_token_naming_the_number(
     ]
     assert response.headers["Location"] == f"/v1/telephone-status?referenceId={reference}"
     assert response.headers["Cache-Control"] == "no-store"
+    assert "Location" in response.headers["Access-Control-Expose-Headers"]
     assert body["channel"] == "sms"
     assert body["phoneNumber"] == "+1******0142"
     assert body["sendsRemaining"] == 4
