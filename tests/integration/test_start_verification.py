@@ -7,6 +7,7 @@ layers; what a started reference changes in the PIN check; test numbers; start f
 from __future__ import annotations
 
 import json
+import re
 import time
 import urllib.request
 from collections import Counter
@@ -32,6 +33,7 @@ from tests.integration.support import (
     assert_problem,
     body_of,
     emf_metrics,
+    find_leaks,
     header,
     lookup_event,
     sent_pin,
@@ -559,3 +561,39 @@ class socket_closed_port:  # noqa: N801 - used as a context manager
 
     def __exit__(self, *exc: object) -> None:
         self._sock.close()
+
+
+def _values(item: dict[str, Any]) -> list[str]:
+    """Every attribute value of a table item as text (sets and lists flattened)."""
+    found: list[str] = []
+    for typed in item.values():
+        for kind, value in typed.items():
+            if kind in ("SS", "NS"):
+                found.extend(value)
+            elif kind == "L":
+                found.extend(_values({str(i): v for i, v in enumerate(value)}))
+            else:
+                found.append(str(value))
+    return found
+
+
+@pytest.mark.parametrize("channel", ["sms", "call"])
+def test_the_pin_is_in_no_log_line_response_or_table_item(
+    starts: FunctionEnv, function_output: FunctionOutput, channel: str
+) -> None:
+    result = _start(starts, channel=channel)
+    assert result["statusCode"] == 201
+    (message,) = _inbox(starts, NUMBER)
+    pin = message["code"]
+    output = function_output.read()
+    assert find_leaks(output, keys=[], pins=[pin]) == []
+    assert pin not in json.dumps(result)
+    for item in _table(starts):
+        for value in _values(item):
+            assert not re.search(rf"(?<![0-9A-Fa-f]){pin}(?![0-9A-Fa-f])", value), item
+    # And the sandbox saw it only in the request body: never in a URL.
+    (sent,) = _start_requests(starts)
+    assert sent["query_keys"] == []
+    assert sorted(sent["form_keys"]) == sorted(
+        ["key", "country", "phone", "code", *(["message"] if channel == "call" else [])]
+    )
