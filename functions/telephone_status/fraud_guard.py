@@ -185,7 +185,6 @@ class FraudGuard:
 
     def _take(self, key: str, window: _Window, now: int, deadline: Deadline) -> _Outcome:
         values: dict[str, Any] = {
-            ":nowList": {"L": [{"N": str(now)}]},
             ":now": {"N": str(now)},
             ":expires": {"N": str(now + window.keep_seconds)},
             ":one": {"N": "1"},
@@ -201,6 +200,7 @@ class FraudGuard:
                         APPEND_CONDITION,
                         {
                             **values,
+                            ":nowList": {"L": [{"N": str(now)}]},
                             ":empty": {"L": []},
                             ":max": {"N": str(window.max_sends)},
                             ":intervalCutoff": {"N": str(now - window.min_interval)},

@@ -597,3 +597,71 @@ def test_the_pin_is_in_no_log_line_response_or_table_item(
     assert sorted(sent["form_keys"]) == sorted(
         ["key", "country", "phone", "code", *(["message"] if channel == "call" else [])]
     )
+
+
+# --------------------------------------------------------------------------- the rolling window
+
+
+def test_rolling_hour_on_the_real_table(function_env: FunctionEnv) -> None:
+    """The number's window on moto with a controlled clock: interval, rolling hour, refill."""
+    from telephone_status.aws_clients import AwsClients  # noqa: PLC0415 (after env setup)
+    from telephone_status.deadline import Deadline  # noqa: PLC0415
+    from telephone_status.fraud_guard import FraudGuard, Refused  # noqa: PLC0415
+
+    clock = [1_800_000_000.0]
+    guard = FraudGuard(
+        AwsClients().dynamodb,
+        function_env.table_name,
+        max_per_phone=2,
+        min_interval=30,
+        max_per_prefix=1000,
+        max_per_hour=1000,
+        clock=lambda: clock[0],
+    )
+    start = int(clock[0])
+
+    def admit_at(offset: int) -> int | tuple[str, int | None]:
+        clock[0] = start + offset
+        try:
+            admission = guard.admit("key", NUMBER, "+1202555", Deadline(5))
+        except Refused as refused:
+            return refused.layer, refused.error.retry_after_seconds
+        return admission.sends_remaining
+
+    assert admit_at(0) == 1
+    assert admit_at(10) == ("phone", 20)  # 30 s apart
+    assert admit_at(30) == 0
+    assert admit_at(100) == ("phone", 3500)  # until the send at 0 leaves the hour
+    assert admit_at(3600) == 0  # [30, 3600]: the list is rewritten without 0
+    assert admit_at(3629) == ("phone", 1)
+    assert admit_at(3630) == 0  # the send at 30 is an hour old: out of the window
+    assert admit_at(3631) == ("phone", 3569)  # [3600, 3630] fill the hour
+    assert admit_at(7300) == 1  # all old: [7300]
+
+
+def test_a_budget_refusal_gives_back_number_and_range(function_env: FunctionEnv) -> None:
+    from telephone_status.aws_clients import AwsClients  # noqa: PLC0415 (after env setup)
+    from telephone_status.deadline import Deadline  # noqa: PLC0415
+    from telephone_status.fraud_guard import FraudGuard, Refused  # noqa: PLC0415
+
+    def guard(per_hour: int) -> FraudGuard:
+        return FraudGuard(
+            AwsClients().dynamodb,
+            function_env.table_name,
+            max_per_phone=3,
+            min_interval=30,
+            max_per_prefix=2,
+            max_per_hour=per_hour,
+        )
+
+    assert guard(1).admit("key", NUMBER, "+1202555", Deadline(5)).sends_remaining == 2
+    with pytest.raises(Refused) as refused:
+        guard(1).admit("key", OTHER_SAME_RANGE, "+1202555", Deadline(5))
+    assert refused.value.layer == "budget"
+    # Nothing of the refused start is left: the number has its whole hour (and no 30 s
+    # wait), the range still has room for one more.
+    roomy = guard(10)
+    assert roomy.admit("key", OTHER_SAME_RANGE, "+1202555", Deadline(5)).sends_remaining == 2
+    with pytest.raises(Refused) as full:
+        roomy.admit("key", "+12025550144", "+1202555", Deadline(5))
+    assert full.value.layer == "prefix"
