@@ -141,6 +141,7 @@ def _banner(base: str, sandbox_url: str | None) -> str:
         "Start a verification (the PIN lands in the sandbox's inbox):",
         f"  curl -s -X POST {base}{START_PATH} -H 'Content-Type: application/json'"
         f' -d \'{{"phoneNumber":"{WALKTHROUGH_NUMBER}","channel":"sms"}}\'',
+        "  (test number +12025550123: fixed PIN 24680, nothing sent)",
     ]
     if sandbox_url is not None:
         lines.append(

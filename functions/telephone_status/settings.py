@@ -47,16 +47,16 @@ class Settings(BaseModel):
     start_countries: Annotated[frozenset[str], Field(alias="START_COUNTRIES")] = frozenset()
     code_length: Annotated[int, Field(alias="CODE_LENGTH", ge=4, le=5)] = 5
     verification_ttl_seconds: Annotated[
-        int, Field(alias="VERIFICATION_TTL_SECONDS", ge=60, le=86_400)
+        int, Field(alias="VERIFICATION_TTL_SECONDS", ge=1, le=86_400)
     ] = 600
-    max_sends_per_phone: Annotated[int, Field(alias="MAX_SENDS_PER_PHONE", ge=1, le=100)] = 5
+    max_sends_per_phone: Annotated[int, Field(alias="MAX_SENDS_PER_PHONE", ge=1, le=1000)] = 5
     min_send_interval_seconds: Annotated[
-        int, Field(alias="MIN_SEND_INTERVAL_SECONDS", ge=0, le=3600)
+        int, Field(alias="MIN_SEND_INTERVAL_SECONDS", ge=0, le=86_400)
     ] = 30
-    max_sends_per_prefix: Annotated[int, Field(alias="MAX_SENDS_PER_PREFIX", ge=1, le=1000)] = 20
-    max_sends_per_hour: Annotated[int, Field(alias="MAX_SENDS_PER_HOUR", ge=1, le=10_000_000)] = (
-        1000
-    )
+    max_sends_per_prefix: Annotated[int, Field(alias="MAX_SENDS_PER_PREFIX", ge=1, le=10_000)] = 20
+    max_sends_per_hour: Annotated[
+        int, Field(alias="MAX_SENDS_PER_HOUR", ge=1, le=1_000_000_000)
+    ] = 1000
     test_numbers: Annotated[dict[str, str], Field(alias="TEST_NUMBERS")] = Field(
         default_factory=dict
     )

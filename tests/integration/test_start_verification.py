@@ -119,24 +119,6 @@ def _table(env: FunctionEnv) -> list[dict[str, Any]]:
     return items
 
 
-def _set_record(env: FunctionEnv, reference: str, **numbers: int) -> None:
-    credentials = local_aws_environment(env.moto.endpoint_url, env.region)
-    client = boto3.client(
-        "dynamodb",
-        endpoint_url=env.moto.endpoint_url,
-        region_name=env.region,
-        aws_access_key_id=credentials["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=credentials["AWS_SECRET_ACCESS_KEY"],
-    )
-    names = ", ".join(f"{name} = :{name}" for name in numbers)
-    client.update_item(
-        TableName=env.table_name,
-        Key={"referenceId": {"S": reference}},
-        UpdateExpression=f"SET {names}",
-        ExpressionAttributeValues={f":{k}": {"N": str(v)} for k, v in numbers.items()},
-    )
-
-
 @pytest.fixture
 def api(starts: FunctionEnv) -> Iterator[str]:
     server: LocalApiServer = serve(0, quiet=True)
@@ -349,9 +331,12 @@ def test_form_body_and_xml_upstream(starts: FunctionEnv) -> None:
 
 
 def test_expired_verification_is_410_without_upstream_or_attempt(starts: FunctionEnv) -> None:
-    reference = json.loads(_start(starts)["body"])["referenceId"]
+    _configure(starts, VERIFICATION_TTL_SECONDS="1")
+    started = json.loads(_start(starts)["body"])
+    reference = started["referenceId"]
     (message,) = _inbox(starts, NUMBER)
-    _set_record(starts, reference, verifyBy=int(time.time()) - 1)
+    # Past expiresAt (whole seconds): the PIN can no longer be checked.
+    time.sleep(max(0.0, _epoch(started["expiresAt"]) + 1.05 - time.time()))
     before = len(starts.journal())
     assert_problem(
         starts.invoke(lookup_event(reference, message["code"])), 410, "VERIFICATION_EXPIRED"
