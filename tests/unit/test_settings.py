@@ -273,6 +273,9 @@ def test_the_sam_env_vars_file_is_a_valid_configuration_without_limit_or_tokens(
     assert settings.attempts_table_name is None
     assert settings.token_signing_key_id is None
     assert settings.token_issuer is None
+    # Without the table there is no fraud guard: the start route must be off too.
+    assert not settings.starts_enabled
+    assert settings.accept_external_references is True
 
 
 def test_start_defaults() -> None:
