@@ -650,3 +650,12 @@ def test_a_budget_refusal_gives_back_number_and_range(function_env: FunctionEnv)
     with pytest.raises(Refused) as full:
         roomy.admit("key", "+12025550144", "+1202555", Deadline(5))
     assert full.value.layer == "prefix"
+
+
+def test_code_length_four(starts: FunctionEnv) -> None:
+    _configure(starts, CODE_LENGTH="4", MIN_SEND_INTERVAL_SECONDS="0")
+    for _ in range(3):
+        assert _start(starts)["statusCode"] == 201
+    pins = [message["code"] for message in _inbox(starts, NUMBER)]
+    assert len(pins) == 3
+    assert all(len(pin) == 4 and pin[0] != "0" and pin.isdigit() for pin in pins)
