@@ -195,6 +195,9 @@ class StartBook:
         if names - {"phoneNumber"}:
             return 400, {"error": "the inbox takes one optional field: phoneNumber"}
         wanted = dict(pairs).get("phoneNumber")
+        if wanted is not None and wanted.startswith(" "):
+            # An unencoded "+" arrives as a space: the developer meant the E.164 number.
+            wanted = "+" + wanted[1:]
         with self._lock:
             messages = [dict(entry) for entry in reversed(self._inbox)]
         if wanted is not None:

@@ -106,6 +106,7 @@ def test_inbox_is_newest_first_and_filters_one_number(sandbox: SandboxServer) ->
     assert [m["referenceId"] for m in mine] == [second, first]
     assert mine[0]["language"] == "German"
     assert _inbox(sandbox, "?phoneNumber=%2B19999999999") == []
+    assert _inbox(sandbox, "?phoneNumber=+12025550142") == mine  # an unencoded +
     status, _ = _call(sandbox, "GET", "/inbox?number=1")
     assert status == 400
 
