@@ -5,10 +5,17 @@ provisions the API-key secret and the attempts table, configures the function
 through its real environment variables, then serves it on 127.0.0.1:$PORT
 (default 3000). Ctrl-C or SIGTERM stops everything it started.
 
-Environment it honours: PORT; PROXSTOP_API_URL (use that upstream instead of
-starting the sandbox; its key is then read from PROXSTOP_API_KEY, default the
-sandbox key); PROXSTOP_FORMAT (json); MAX_CODE_ATTEMPTS (5); MAX_CODE_CHECKS (20,
-read by the function from the environment as is).
+Starting verifications is on (START_COUNTRIES, default US,GB; the test number
++1 202 555 0123 with PIN 24680 in TEST_NUMBERS), and the sandbox listens on
+127.0.0.1:$SANDBOX_PORT (default 3002) so that its inbox has a fixed address:
+curl -s 'http://127.0.0.1:3002/inbox?phoneNumber=%2B12025550142'. When 3002 is
+taken and SANDBOX_PORT is unset, a free port is used (the banner says which).
+
+Environment it honours: PORT; SANDBOX_PORT; START_COUNTRIES; TEST_NUMBERS;
+PROXSTOP_API_URL (use that upstream instead of starting the sandbox; its key
+is then read from PROXSTOP_API_KEY, default the sandbox key); PROXSTOP_FORMAT
+(json); MAX_CODE_ATTEMPTS (5); MAX_CODE_CHECKS (20, read by the function from the
+environment as is).
 """
 
 from __future__ import annotations
@@ -46,6 +53,12 @@ from local.sandbox import (
 from local.server import DEFAULT_PORT, LocalApiServer
 
 API_PATH: Final = "/v1/telephone-status"
+START_PATH: Final = "/v1/verifications"
+DEFAULT_SANDBOX_PORT: Final = 3002
+DEFAULT_START_COUNTRIES: Final = "US,GB"
+# A fictional number (never a subscriber's) with a fixed PIN, as an app-store reviewer uses.
+DEFAULT_TEST_NUMBERS: Final = '{"+12025550123": "24680"}'
+WALKTHROUGH_NUMBER: Final = "+12025550142"
 JWKS_PATH: Final = "/v1/jwks.json"
 # `iss` of locally signed tokens (TOKEN_ISSUER; the deployed default is the API's base URL).
 LOCAL_TOKEN_ISSUER: Final = "http://127.0.0.1/local"  # noqa: S105 (a URL, not a secret)
@@ -66,6 +79,8 @@ def function_environment(
     region: str = DEFAULT_REGION,
     signing_key_id: str | None = None,
     token_issuer: str = LOCAL_TOKEN_ISSUER,
+    start_countries: str | None = None,
+    test_numbers: str | None = None,
 ) -> dict[str, str]:
     """The function's environment (SPEC §2) for a local run against the emulator."""
     tokens = (
@@ -73,8 +88,12 @@ def function_environment(
         if signing_key_id
         else {}
     )
+    starts = {"START_COUNTRIES": start_countries} if start_countries else {}
+    if start_countries and test_numbers:
+        starts["TEST_NUMBERS"] = test_numbers
     return {
         **tokens,
+        **starts,
         "PROXSTOP_SECRET_ID": secret_name,
         "PROXSTOP_API_URL": api_url,
         "PROXSTOP_FORMAT": upstream_format,
@@ -119,6 +138,17 @@ def _banner(base: str, sandbox_url: str | None) -> str:
         f' -d \'{{"referenceId":"{VENDOR_REFERENCE}","code":"{PIN}"}}\'',
         f"  curl -s {base}{JWKS_PATH}   (the key that verifies verification.token)",
         "",
+        "Start a verification (the PIN lands in the sandbox's inbox):",
+        f"  curl -s -X POST {base}{START_PATH} -H 'Content-Type: application/json'"
+        f' -d \'{{"phoneNumber":"{WALKTHROUGH_NUMBER}","channel":"sms"}}\'',
+        "  (test number +12025550123: fixed PIN 24680, nothing sent)",
+    ]
+    if sandbox_url is not None:
+        lines.append(
+            f"  curl -s '{sandbox_url}/inbox?phoneNumber={WALKTHROUGH_NUMBER.replace('+', '%2B')}'"
+        )
+    lines += [
+        "",
         "Ctrl-C stops everything.",
     ]
     return "\n".join(lines)
@@ -145,13 +175,17 @@ def local_stack(
     upstream_format: str | None = None,
     max_code_attempts: str | None = None,
     external_upstream: bool = True,
+    starts: bool = False,
+    sandbox_port: int = 0,
 ) -> Iterator[LocalStack]:
     """Moto (+ the sandbox unless PROXSTOP_API_URL is set), provisioned, and the
     function's environment in os.environ; stops what it started on the way out.
 
     `upstream_format` and `max_code_attempts` default to PROXSTOP_FORMAT (json) and
     MAX_CODE_ATTEMPTS (5); `external_upstream=False` ignores PROXSTOP_API_URL and
-    always starts the sandbox.
+    always starts the sandbox. `starts=True` turns the start route on (START_COUNTRIES,
+    TEST_NUMBERS from the environment, else the local defaults); `sandbox_port` is where
+    the sandbox listens (0: a free port).
     """
     with contextlib.ExitStack() as running:
         moto = running.enter_context(start_moto())
@@ -161,7 +195,7 @@ def local_stack(
             api_url = user_api_url
             key = os.environ.get("PROXSTOP_API_KEY", DEFAULT_KEY)
         else:
-            sandbox = running.enter_context(start_sandbox(0, DEFAULT_KEY))
+            sandbox = running.enter_context(_sandbox_on(sandbox_port))
             api_url = sandbox.url
             key = DEFAULT_KEY
         provision(
@@ -187,12 +221,30 @@ def local_stack(
                 max_code_attempts=max_code_attempts,
                 signing_key_id=signing_key_id,
                 token_issuer=os.environ.get("TOKEN_ISSUER") or LOCAL_TOKEN_ISSUER,
+                start_countries=(
+                    os.environ.get("START_COUNTRIES", DEFAULT_START_COUNTRIES) if starts else None
+                ),
+                test_numbers=os.environ.get("TEST_NUMBERS", DEFAULT_TEST_NUMBERS),
             )
         )
         yield LocalStack(sandbox)
 
 
+def _sandbox_on(port: int) -> SandboxServer:
+    """The sandbox on `port`; a free port instead when the default one is taken."""
+    try:
+        return start_sandbox(port, DEFAULT_KEY)
+    except OSError:
+        if port == 0 or "SANDBOX_PORT" in os.environ:
+            raise
+        return start_sandbox(0, DEFAULT_KEY)
+
+
 def main() -> int:
+    raw_sandbox_port = os.environ.get("SANDBOX_PORT", str(DEFAULT_SANDBOX_PORT))
+    if not raw_sandbox_port.isdigit() or not 0 <= int(raw_sandbox_port) < 65536:
+        print(f"SANDBOX_PORT must be a TCP port number, not {raw_sandbox_port!r}", file=sys.stderr)
+        return 2
     raw_port = os.environ.get("PORT", str(DEFAULT_PORT))
     if not raw_port.isdigit() or not 0 < int(raw_port) < 65536:
         print(f"PORT must be a TCP port number, not {raw_port!r}", file=sys.stderr)
@@ -214,7 +266,9 @@ def main() -> int:
     with contextlib.ExitStack() as running:
         running.callback(api.server_close)
         try:
-            stack = running.enter_context(local_stack())
+            stack = running.enter_context(
+                local_stack(starts=True, sandbox_port=int(raw_sandbox_port))
+            )
             api.start("local-api")
             running.callback(api.stop)
             print(_banner(api.url, stack.sandbox_url), flush=True)

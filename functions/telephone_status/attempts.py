@@ -32,7 +32,13 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from .aws_clients import CallDoesNotFit, ClientFactory
 from .deadline import Deadline
-from .errors import ServiceUnavailable, TooManyAttempts
+from .errors import (
+    ServiceUnavailable,
+    TooManyAttempts,
+    UnknownReference,
+    VerificationExpired,
+    VerificationSuperseded,
+)
 from .observability import ATTEMPT_LOCKOUTS, count, logger
 
 if TYPE_CHECKING:
@@ -55,17 +61,44 @@ REGISTER_CONDITION: Final = (
     # A v1 item (its `attempts` counter, until its window ends) keeps a reference it locked
     # locked: upgrading must not hand out fresh guesses.
     " AND (attribute_not_exists(attempts) OR attempts < :maxAttempts)"
+    # A reference started through the API: only until its verifyBy, and only while no newer
+    # start for the number superseded it (docs/api.md#starting-a-verification).
+    " AND (attribute_not_exists(verifyBy) OR verifyBy >= :now)"
+    " AND attribute_not_exists(supersededBy)"
 )
+# ACCEPT_EXTERNAL_REFERENCES=false: only references the API started may be checked.
+STARTED_ONLY_CONDITION: Final = " AND attribute_exists(startedAt)"
+
+
+@dataclass(frozen=True)
+class StartedReference:
+    """What the table knows about a reference started through the API."""
+
+    phone_number: str
+    channel: str
+    test_number: bool
+
+
+@dataclass(frozen=True)
+class CheckRecord:
+    """A counted PIN check: distinct PINs still allowed, and the start it belongs to."""
+
+    remaining: int | None
+    started: StartedReference | None = None
 
 
 class AttemptLimiter(Protocol):
     def register_check(
         self, reference_id: str, pin: str, api_key: str, deadline: Deadline
-    ) -> int | None:
+    ) -> CheckRecord:
         """Records one PIN check; returns the distinct PINs still allowed after it.
 
-        Raises TooManyAttempts (429) or ServiceUnavailable (503, fail closed).
+        Raises TooManyAttempts (429) or ServiceUnavailable (503, fail closed); for a started
+        reference VerificationExpired (410) or VerificationSuperseded (409), nothing counted.
         """
+
+    def started(self, reference_id: str, deadline: Deadline) -> StartedReference | None:
+        """The start record of `reference_id`, if the API started it (a consistent read)."""
 
 
 class NoAttemptLimit:
@@ -73,23 +106,37 @@ class NoAttemptLimit:
 
     def register_check(
         self, reference_id: str, pin: str, api_key: str, deadline: Deadline
-    ) -> int | None:
+    ) -> CheckRecord:
+        return CheckRecord(remaining=None)
+
+    def started(self, reference_id: str, deadline: Deadline) -> StartedReference | None:
         return None
 
 
-class GuessHasher:
-    """Keyed hash of (reference id, PIN); the derived key is kept for the current API key."""
+class KeyedHasher:
+    """HMAC-SHA-256 under a key derived from the API key and a label; kept per API key.
 
-    def __init__(self) -> None:
+    One mechanism for every keyed hash the table holds (PIN guesses, send counters): the
+    table never holds the key, and a different label per use keeps the hashes apart.
+    """
+
+    def __init__(self, label: bytes = HASH_KEY_LABEL) -> None:
+        self._label = label
         self._for: tuple[str, bytes] | None = None
 
-    def digest(self, api_key: str, reference_id: str, pin: str) -> str:
+    def hexdigest(self, api_key: str, message: str) -> str:
         cached = self._for
         if cached is None or cached[0] != api_key:
-            derived = hmac.new(api_key.encode("utf-8"), HASH_KEY_LABEL, hashlib.sha256).digest()
+            derived = hmac.new(api_key.encode("utf-8"), self._label, hashlib.sha256).digest()
             cached = self._for = (api_key, derived)
-        message = f"{reference_id}:{pin}".encode("ascii")
-        return hmac.new(cached[1], message, hashlib.sha256).hexdigest()
+        return hmac.new(cached[1], message.encode("ascii"), hashlib.sha256).hexdigest()
+
+
+class GuessHasher(KeyedHasher):
+    """Keyed hash of (reference id, PIN); the derived key is kept for the current API key."""
+
+    def digest(self, api_key: str, reference_id: str, pin: str) -> str:
+        return self.hexdigest(api_key, f"{reference_id}:{pin}")
 
 
 @dataclass(frozen=True)
@@ -97,6 +144,7 @@ class _Outcome:
     allowed: bool
     remaining: int
     expires_at: int
+    started: StartedReference | None = None
 
 
 class DynamoAttemptLimiter:
@@ -107,17 +155,39 @@ class DynamoAttemptLimiter:
         max_attempts: int,
         max_checks: int,
         clock: Callable[[], float] = time.time,
+        *,
+        accept_external: bool = True,
     ) -> None:
         self._clients = clients
+        self._condition = REGISTER_CONDITION + ("" if accept_external else STARTED_ONLY_CONDITION)
+        self._accept_external = accept_external
         self._table = table_name
         self._max_attempts = max_attempts
         self._max_checks = max_checks
         self._clock = clock
         self._hasher = GuessHasher()
 
+    def started(self, reference_id: str, deadline: Deadline) -> StartedReference | None:
+        try:
+            item = (
+                self._clients(deadline)
+                .get_item(
+                    TableName=self._table,
+                    Key={"referenceId": {"S": reference_id}},
+                    ConsistentRead=True,
+                    ProjectionExpression="phoneNumber, channel, testNumber, startedAt",
+                )
+                .get("Item")
+            )
+        except (BotoCoreError, ClientError, CallDoesNotFit) as exc:
+            raise ServiceUnavailable(
+                reason=f"attempt store unreachable: {type(exc).__name__}"
+            ) from None
+        return _started(item or {})
+
     def register_check(
         self, reference_id: str, pin: str, api_key: str, deadline: Deadline
-    ) -> int | None:
+    ) -> CheckRecord:
         guess = self._hasher.digest(api_key, reference_id, pin)
         try:
             outcome = self._register(reference_id, guess, deadline)
@@ -131,7 +201,7 @@ class DynamoAttemptLimiter:
             logger.warning("PIN attempt limit reached", extra={"referenceId": reference_id})
             retry_after = max(1, math.ceil(outcome.expires_at - self._clock()))
             raise TooManyAttempts(retry_after_seconds=retry_after, reason="attempt limit reached")
-        return outcome.remaining
+        return CheckRecord(remaining=outcome.remaining, started=outcome.started)
 
     def _register(self, reference_id: str, guess: str, deadline: Deadline) -> _Outcome:
         key = {"referenceId": {"S": reference_id}}
@@ -142,7 +212,7 @@ class DynamoAttemptLimiter:
                     TableName=self._table,
                     Key=key,
                     UpdateExpression=REGISTER_UPDATE,
-                    ConditionExpression=REGISTER_CONDITION,
+                    ConditionExpression=self._condition,
                     ExpressionAttributeValues={
                         ":guess": {"SS": [guess]},
                         ":guessValue": {"S": guess},
@@ -159,6 +229,7 @@ class DynamoAttemptLimiter:
                 if _error_code(exc) != CONDITION_FAILED:
                     raise
                 old: dict[str, Any] = exc.response.get("Item") or {}  # type: ignore[assignment]
+                self._refuse_started(old, now)
                 expires = _number(old, "expiresAt")
                 if expires is not None and expires > now:
                     return _Outcome(allowed=False, remaining=0, expires_at=expires)
@@ -169,11 +240,23 @@ class DynamoAttemptLimiter:
             return self._allowed(result["Attributes"])
         raise ServiceUnavailable(reason="attempt record kept changing during reset")
 
+    def _refuse_started(self, old: dict[str, Any], now: int) -> None:
+        """The refusals that count nothing: not started here, expired, superseded."""
+        if not self._accept_external and "startedAt" not in old:
+            raise UnknownReference(reason="reference was not started through the API")
+        verify_by = _number(old, "verifyBy")
+        if verify_by is not None and verify_by < now:
+            raise VerificationExpired(reason="verification past its verifyBy")
+        if "supersededBy" in old:
+            raise VerificationSuperseded(reason="a newer verification exists for the number")
+
     def _allowed(self, item: dict[str, Any]) -> _Outcome:
         tried = len(item["guesses"]["SS"])
         checks = _number(item, "checks") or 0
         remaining = min(self._max_attempts - tried, self._max_checks - checks)
-        return _Outcome(allowed=True, remaining=max(remaining, 0), expires_at=0)
+        return _Outcome(
+            allowed=True, remaining=max(remaining, 0), expires_at=0, started=_started(item)
+        )
 
     def _restart_window(
         self, key: dict[str, Any], old: dict[str, Any], guess: str, now: int, deadline: Deadline
@@ -210,6 +293,18 @@ class DynamoAttemptLimiter:
                 raise
             return None
         return self._allowed(result["Attributes"])
+
+
+def _started(item: dict[str, Any]) -> StartedReference | None:
+    phone = item.get("phoneNumber", {}).get("S")
+    channel = item.get("channel", {}).get("S")
+    if "startedAt" not in item or phone is None or channel is None:
+        return None
+    return StartedReference(
+        phone_number=phone,
+        channel=channel,
+        test_number=item.get("testNumber", {}).get("BOOL") is True,
+    )
 
 
 def _number(item: dict[str, Any], name: str) -> int | None:

@@ -21,6 +21,8 @@ from .errors import (
 )
 from .models import (
     REQUEST_FIELDS_SCHEMA,
+    START_REQUEST_SCHEMA,
+    START_RESPONSE_SCHEMA,
     JsonWebKeySet,
     ProblemBody,
     TelephoneStatusResponse,
@@ -30,6 +32,8 @@ from .request import parse_request
 
 ROUTE: Final = "/v1/telephone-status"
 JWKS_ROUTE: Final = "/v1/jwks.json"
+START_ROUTE: Final = "/v1/verifications"
+START_METHODS: Final = "POST, OPTIONS"
 _PROBLEM: Final[dict[str, Any]] = {"application/problem+json": {"model": ProblemBody}}
 _ERROR_RESPONSES: Final[dict[int, Any]] = {
     status: {"description": description, "content": _PROBLEM}
@@ -55,6 +59,46 @@ _ERROR_RESPONSES[429]["headers"] = {
     }
 }
 _FIELDS_SCHEMA: Final = REQUEST_FIELDS_SCHEMA
+_RETRY_AFTER: Final = {
+    "Retry-After": {
+        "description": "Whole seconds until a send may succeed (at least 1).",
+        "schema": {"type": "integer", "minimum": 1},
+    }
+}
+_START_RESPONSES: Final[dict[int, Any]] = {
+    201: {
+        "description": "The PIN is on its way; check it with the reference id.",
+        "headers": {
+            "Location": {
+                "description": "The status lookup of the new reference id.",
+                "schema": {"type": "string"},
+            }
+        },
+        "content": {"application/json": {"schema": START_RESPONSE_SCHEMA}},
+    },
+    400: {
+        "description": "INVALID_REQUEST: a bad field; a number that is not valid for its"
+        " region or cannot receive a verification (premium rate, toll free, …); a fixed-line"
+        " number by SMS; a number the provider cannot reach",
+        "content": _PROBLEM,
+    },
+    403: {"description": "COUNTRY_NOT_ALLOWED", "content": _PROBLEM},
+    404: {"description": "NOT_FOUND: starting verifications is off", "content": _PROBLEM},
+    429: {
+        "description": "TOO_MANY_SENDS: the number or its range reached its send limit",
+        "content": _PROBLEM,
+        "headers": _RETRY_AFTER,
+    },
+    500: {"description": "INTERNAL_ERROR", "content": _PROBLEM},
+    502: {"description": "UPSTREAM_REJECTED or UPSTREAM_BAD_RESPONSE", "content": _PROBLEM},
+    503: {
+        "description": "SEND_BUDGET_EXHAUSTED (with Retry-After), UPSTREAM_UNAVAILABLE,"
+        " SERVICE_UNAVAILABLE or NOT_CONFIGURED",
+        "content": _PROBLEM,
+        "headers": _RETRY_AFTER,
+    },
+    504: {"description": "UPSTREAM_TIMEOUT", "content": _PROBLEM},
+}
 
 app = APIGatewayRestResolver(enable_validation=True)
 snapstart.register_hooks()  # no-op unless the runtime has SnapStart's snapshot_restore_py
@@ -129,9 +173,44 @@ def get_key_set() -> Response[JsonWebKeySet]:
     return responses.key_set(JsonWebKeySet.model_validate(document))
 
 
+@app.post(
+    START_ROUTE,
+    summary="Start a verification: the API sends a PIN by SMS or call",
+    description=(
+        "Fields as JSON or as a form body (at most 4 KiB), from the body only. The PIN is"
+        " generated here and sent to the provider only; check it with"
+        " POST /v1/telephone-status. Behind the fraud guard; 404 when the environment"
+        " lists no countries."
+    ),
+    responses=_START_RESPONSES,
+    openapi_extensions={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": START_REQUEST_SCHEMA},
+                "application/x-www-form-urlencoded": {"schema": START_REQUEST_SCHEMA},
+            },
+        }
+    },
+    tags=["verification"],
+)
+def start_verification() -> Response[str]:
+    # Imported here: it brings libphonenumber, which the PIN check's cold start must not load.
+    from . import starts  # noqa: PLC0415
+
+    return starts.start(app.current_event, app.lambda_context)
+
+
 @app.route(ROUTE, method="OPTIONS", include_in_schema=False)
 def preflight() -> Response[str]:
     return responses.preflight()
+
+
+@app.route(START_ROUTE, method="OPTIONS", include_in_schema=False)
+def start_preflight() -> Response[str]:
+    if not service.get_dependencies().settings.starts_enabled:
+        raise RouteNotFound()
+    return responses.preflight(START_METHODS)
 
 
 @app.not_found
@@ -143,6 +222,8 @@ def not_found(_: NotFoundError) -> Response[str]:
         error = MethodNotAllowed()
     elif path == JWKS_ROUTE:
         error = MethodNotAllowed("This resource accepts GET.", allow="GET")
+    elif path == START_ROUTE and service.get_dependencies().settings.starts_enabled:
+        error = MethodNotAllowed("This resource accepts POST and OPTIONS.", allow=START_METHODS)
     return _problem(error)
 
 

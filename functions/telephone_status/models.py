@@ -228,3 +228,66 @@ class ProblemBody(BaseModel):
         alias="attemptsRemaining",
         description="On 429 TOO_MANY_ATTEMPTS: 0 (no further PIN may be tried in this window).",
     )
+
+
+# POST /v1/verifications, for the OpenAPI document (plain data: the route's own parser is
+# request.parse_start_request, and its module is imported only when the route is called).
+START_REQUEST_SCHEMA: Final[dict[str, Any]] = {
+    "title": "StartVerificationRequest",
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["phoneNumber", "channel"],
+    "properties": {
+        "phoneNumber": {
+            "type": "string",
+            "pattern": "^\\+[1-9][0-9]{7,14}$",
+            "description": "E.164, without spaces or punctuation; a valid number for its"
+            " region that can receive a verification (no premium rate, toll free, shared"
+            " cost, UAN, pager, voicemail or personal numbers; fixed line by call only).",
+            "examples": ["+12025550142"],
+        },
+        "channel": {"type": "string", "enum": ["sms", "call"]},
+        "locale": {
+            "type": "string",
+            "enum": ["en", "es", "fr", "de", "it", "pt", "pl", "ru", "he", "ja", "ko", "zh"],
+            "default": "en",
+            "description": "Language of the call's voice; accepted and ignored for sms.",
+        },
+    },
+}
+START_RESPONSE_SCHEMA: Final[dict[str, Any]] = {
+    "title": "StartVerificationResponse",
+    "type": "object",
+    "required": [
+        "referenceId",
+        "channel",
+        "phoneNumber",
+        "expiresAt",
+        "resendAfter",
+        "sendsRemaining",
+    ],
+    "properties": {
+        "referenceId": {**_REFERENCE_ID_SCHEMA, "description": "Check the PIN with this id."},
+        "channel": {"type": "string", "enum": ["sms", "call"]},
+        "phoneNumber": {
+            "type": "string",
+            "description": "The number, masked: country code and last 4 digits.",
+            "examples": ["+1******0142"],
+        },
+        "expiresAt": {
+            "type": "string",
+            "format": "date-time",
+            "description": "Until when the PIN can be checked (RFC 3339, UTC).",
+        },
+        "resendAfter": {
+            "type": "string",
+            "format": "date-time",
+            "description": "When the next send to this number is allowed (RFC 3339, UTC).",
+        },
+        "sendsRemaining": {
+            "type": "integer",
+            "minimum": 0,
+            "description": "Sends still allowed to this number in the current hour.",
+        },
+    },
+}

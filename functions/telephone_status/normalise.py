@@ -37,6 +37,10 @@ ASCII_WHITESPACE: Final = " \t\r\n"
 # ProxStop's documented JSON example misses the comma between two members
 # written on separate lines; a newline outside a string is where it goes.
 _MISSING_COMMA: Final = re.compile(r'("|[0-9]|true|false|null|\}|\])([ \t\r]*\n[ \t\r\n]*)(")')
+# The vendor's documented start answer leaves the hex `ref` unquoted: "ref": 97A6…89F.
+_BARE_REF: Final = re.compile(r'("ref"[ \t\r\n]*:[ \t\r\n]*)([0-9A-Za-z]+)(?=[ \t\r\n]*[,}])')
+_REFERENCE: Final = re.compile(r"[0-9A-Fa-f]{32}")
+INVALID_TELEPHONE_CODE: Final = "INVALID_TELEPHONE"
 # A status: ASCII digits only, zero padding allowed ("0100"), no sign, no fraction.
 _STATUS_DIGITS: Final = re.compile(r"[0-9]{1,12}")
 # SPEC §4: the only spellings of `valid` (after trimming ASCII whitespace).
@@ -67,6 +71,10 @@ class UpstreamFailure:
     error_code: str
 
     @property
+    def is_invalid_telephone(self) -> bool:
+        return _ascii_lower(self.error_code) == INVALID_TELEPHONE_CODE.lower()
+
+    @property
     def is_unknown_reference(self) -> bool:
         # ASCII case only: a dotless i (U+0131) upper-cases to I, but is not the code.
         return _ascii_lower(self.error_code) == INVALID_REFERENCE_CODE.lower()
@@ -80,6 +88,35 @@ def parse_upstream(
         raise UpstreamUnavailable(reason="empty upstream body")
     document = _json_document(body) if upstream_format == "json" else _xml_document(body)
     return _interpret(document)
+
+
+@dataclass(frozen=True)
+class StartAnswer:
+    reference_id: str  # canonical: 32 hex characters, upper case
+
+
+def parse_start(body: bytes, upstream_format: UpstreamFormat) -> StartAnswer | UpstreamFailure:
+    """A telephonesms / telephonecall answer: its `ref`, or the failure.
+
+    Empty: UpstreamUnavailable; anything but a 32-hex `ref` or a failure: UpstreamBadResponse.
+    """
+    if not body.strip(ASCII_WHITESPACE.encode()):
+        raise UpstreamUnavailable(reason="empty upstream body")
+    document = _json_document(body) if upstream_format == "json" else _xml_document(body)
+    response = _present(document.get("response"))
+    if response is not None and not isinstance(response, dict):
+        raise UpstreamBadResponse(reason="upstream `response` is not an object")
+    failed = document.get("failed")
+    if failed is None and response is not None:
+        failed = response.get("failed")
+    if failed is not None:
+        return _failure(failed)
+    payload = response if response is not None else document
+    raw_ref = _present(payload.get("ref"))
+    text = raw_ref.strip(ASCII_WHITESPACE) if isinstance(raw_ref, str) else ""
+    if not _REFERENCE.fullmatch(text):
+        raise UpstreamBadResponse(reason="upstream ref is not 32 hexadecimal characters")
+    return StartAnswer(reference_id=text.upper())
 
 
 def to_response(
@@ -113,7 +150,8 @@ def _json_document(body: bytes) -> _Node:
 
 
 def _lenient_json(text: str) -> Any:
-    for candidate in (text, _MISSING_COMMA.sub(r"\1,\2\3", text)):
+    repaired = _MISSING_COMMA.sub(r"\1,\2\3", text)
+    for candidate in (text, repaired, _BARE_REF.sub(r'\1"\2"', repaired)):
         try:
             return json.loads(
                 candidate,

@@ -33,6 +33,11 @@ ATTEMPT_LOCKOUTS: Final = "AttemptLockouts"
 NOT_CONFIGURED: Final = "NotConfigured"
 TOKENS_ISSUED: Final = "TokensIssued"
 TOKEN_SIGNING_FAILURES: Final = "TokenSigningFailures"  # noqa: S105 (a metric name)
+# Starting verifications and the fraud guard (docs/security.md#fraud-guard).
+VERIFICATION_SENDS: Final = "VerificationSends"
+START_REFUSED: Final = "StartRefused"
+SEND_BUDGET_EXHAUSTED: Final = "SendBudgetExhausted"
+VERIFIED_STARTS: Final = "VerifiedStarts"
 
 # Lambda's JSON log format applies the function's log level to the root logger; at DEBUG
 # botocore would log Secrets Manager response bodies (the key) and urllib3 request lines.
@@ -80,3 +85,26 @@ def log_request_completed(event: dict[str, Any], result: dict[str, Any]) -> None
             "statusCode": result.get("statusCode"),
         },
     )
+
+
+def count_send(channel: str, country: str) -> None:
+    """A start that reached (or may have reached) the upstream: in total, and by channel and
+    country (the SMS-pumping view)."""
+    count(VERIFICATION_SENDS)
+    with single_metric(
+        name=VERIFICATION_SENDS, unit=MetricUnit.Count, value=1, namespace=NAMESPACE
+    ) as metric:
+        metric.add_dimension(name="service", value=SERVICE)
+        metric.add_dimension(name="Channel", value=channel)
+        metric.add_dimension(name="Country", value=country)
+
+
+def count_refusal(layer: str) -> None:
+    """A start refused by a fraud guard layer: country, number, phone, prefix or budget."""
+    with single_metric(
+        name=START_REFUSED, unit=MetricUnit.Count, value=1, namespace=NAMESPACE
+    ) as metric:
+        metric.add_dimension(name="service", value=SERVICE)
+        metric.add_dimension(name="Layer", value=layer)
+    if layer == "budget":
+        count(SEND_BUDGET_EXHAUSTED)

@@ -248,3 +248,98 @@ def _invalid(field: str, message: str) -> InvalidRequest:
 
 def _too_large() -> InvalidRequest:
     return _invalid("body", f"the body must not exceed {MAX_BODY_BYTES} bytes")
+
+
+# --------------------------------------------------------------------------- starts
+
+# E.164 as a start request spells it: "+", 8 to 15 ASCII digits, the first not 0.
+E164_PATTERN: Final = re.compile(r"\+[1-9][0-9]{7,14}")
+CHANNELS: Final = ("sms", "call")
+# The call's voice (docs/api.md#starting-a-verification) -> the upstream's language name.
+LOCALES: Final = {
+    "en": "English",
+    "es": "Spanish",
+    "fr": "French",
+    "de": "German",
+    "it": "Italian",
+    "pt": "Portuguese",
+    "pl": "Polish",
+    "ru": "Russian",
+    "he": "Hebrew",
+    "ja": "Japanese",
+    "ko": "Korean",
+    "zh": "Chinese",
+}
+START_FIELDS: Final = ("phoneNumber", "channel", "locale")
+PHONE_MESSAGE: Final = (
+    "must be an E.164 number: +, then 8 to 15 digits, the first not 0, no spaces or punctuation"
+)
+
+
+@dataclass(frozen=True)
+class StartRequest:
+    phone_number: str
+    channel: str
+    locale: str = "en"
+
+
+def _phone_number(value: object) -> str:
+    if type(value) is not str or not E164_PATTERN.fullmatch(value):
+        raise ValueError(PHONE_MESSAGE)
+    return value
+
+
+def _channel(value: object) -> str:
+    if type(value) is not str or value not in CHANNELS:
+        raise ValueError("must be sms or call")
+    return value
+
+
+def _locale(value: object) -> str:
+    if type(value) is not str or value not in LOCALES:
+        raise ValueError("must be one of " + ", ".join(LOCALES))
+    return value
+
+
+START_CANONICAL: Final = {"phoneNumber": _phone_number, "channel": _channel, "locale": _locale}
+
+
+def parse_start_request(event: APIGatewayProxyEvent) -> StartRequest:
+    """A start's fields, from a JSON or form body only (the same body rules as a lookup)."""
+    query = _query_pairs(event)
+    if query:
+        names = dict.fromkeys(
+            name if name in START_CANONICAL else _printable(name) for name, _ in query
+        )
+        raise InvalidRequest([FieldError(name, QUERY_ON_POST) for name in names])
+    body = _raw_body(event)
+    pairs = _body_pairs(body, event.headers.get("content-type")) if body else []
+    errors: list[FieldError] = []
+    values: dict[str, str] = {}
+    for name, value in pairs:
+        check = START_CANONICAL.get(name)
+        if check is None:
+            errors.append(FieldError(_printable(name), "unknown field"))
+            continue
+        try:
+            canonical = check(value)
+        except ValueError as exc:
+            error = FieldError(name, str(exc))
+            if error not in errors:
+                errors.append(error)
+            continue
+        if values.setdefault(name, canonical) != canonical:
+            error = FieldError(name, "given more than once with different values")
+            if error not in errors:
+                errors.append(error)
+    given = {name for name, _ in pairs}
+    errors.extend(
+        FieldError(name, "is required") for name in ("phoneNumber", "channel") if name not in given
+    )
+    if errors:
+        raise InvalidRequest(errors)
+    return StartRequest(
+        phone_number=values["phoneNumber"],
+        channel=values["channel"],
+        locale=values.get("locale", "en"),
+    )

@@ -20,6 +20,8 @@ ALWAYS: Final = {
 }
 # Response headers a browser may read only when told (CORS): the 429 and 405 hints.
 EXPOSED_HEADERS: Final = "Retry-After, Allow"
+# A started verification's 201 also lets the browser read where to check it.
+CREATED_EXPOSED_HEADERS: Final = f"{EXPOSED_HEADERS}, Location"
 # Only the public key set may be cached (SPEC §5, §9); it changes only with a new KMS key.
 KEY_SET_CACHE_CONTROL: Final = "public, max-age=3600"
 
@@ -66,11 +68,11 @@ def key_set(document: JsonWebKeySet) -> Response[JsonWebKeySet]:
     )
 
 
-def preflight() -> Response[str]:
+def preflight(methods: str = ALLOWED_METHODS) -> Response[str]:
     return Response(
         status_code=204,
         headers={
-            "Access-Control-Allow-Methods": ALLOWED_METHODS,
+            "Access-Control-Allow-Methods": methods,
             "Access-Control-Allow-Headers": ALLOWED_HEADERS,
             "Access-Control-Max-Age": "600",
         },
@@ -91,10 +93,11 @@ def finalise(
     if result.get("statusCode") == 200 and cache_control == KEY_SET_CACHE_CONTROL:
         headers["Cache-Control"] = [cache_control]
     origin = _header(event, "origin")
+    exposed = CREATED_EXPOSED_HEADERS if result.get("statusCode") == 201 else EXPOSED_HEADERS
     if "*" in allowed_origins:
         # `*` answers every origin, and a request without one, alike: nothing varies.
         headers["Access-Control-Allow-Origin"] = ["*"]
-        headers["Access-Control-Expose-Headers"] = [EXPOSED_HEADERS]
+        headers["Access-Control-Expose-Headers"] = [exposed]
     else:
         if allowed_origins:
             # The grant depends on Origin, so every response does (a granted one, a refused
@@ -102,7 +105,7 @@ def finalise(
             _add_vary(headers, "Origin")
         if origin and origin in allowed_origins:
             headers["Access-Control-Allow-Origin"] = [origin]
-            headers["Access-Control-Expose-Headers"] = [EXPOSED_HEADERS]
+            headers["Access-Control-Expose-Headers"] = [exposed]
         else:
             # A preflight from an origin outside the allow-list gets no CORS grant at all.
             for name in [name for name in headers if name.startswith("Access-Control-")]:

@@ -128,6 +128,14 @@ class UpstreamReply:
     tries: int
 
 
+class NotSent(Exception):
+    """The request never left this process: `error` is the answer, nothing was sent."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
 class _Retryable(Exception):
     """One try failed in a way that a further try might fix."""
 
@@ -139,9 +147,13 @@ class _Retryable(Exception):
 
 class UpstreamClient:
     def __init__(
-        self, base_url: str, upstream_format: str, pool: urllib3.PoolManager = POOL
+        self,
+        base_url: str,
+        upstream_format: str,
+        pool: urllib3.PoolManager = POOL,
+        endpoint: str = "telephonestatus",
     ) -> None:
-        url = f"{base_url}/telephonestatus.{upstream_format}"
+        url = f"{base_url}/{endpoint}.{upstream_format}"
         # The host's connection pool, looked up once: per request only urlopen runs.
         self._pool = pool.connection_from_url(url)
         self._path = urllib3.util.parse_url(url).request_uri
@@ -163,6 +175,27 @@ class UpstreamClient:
                     raise failure.error from None
                 continue
             if status >= 500 and code is None and self._pause_before_retry(attempt, deadline):
+                continue
+            elapsed_ms = (time.monotonic() - started) * 1000
+            return UpstreamReply(status, payload, elapsed_ms, attempt)
+        raise AssertionError("unreachable: the last try returns or raises")  # pragma: no cover
+
+    def send_once(self, fields: dict[str, str], deadline: Deadline) -> UpstreamReply:
+        """A request that must not be repeated once it may have been sent (a start: SMS/call).
+
+        Tried again only when the connection failed before the request left; raises
+        NotSent when no try reached the upstream, so the caller knows nothing was sent.
+        """
+        body = urlencode(fields).encode("ascii")
+        started = time.monotonic()
+        for attempt in range(1, MAX_TRIES + 1):
+            try:
+                status, payload = self._try_once(body, deadline)
+            except _Retryable as failure:
+                if failure.sent:
+                    raise failure.error from None
+                if not self._pause_before_retry(attempt, deadline):
+                    raise NotSent(failure.error) from None
                 continue
             elapsed_ms = (time.monotonic() - started) * 1000
             return UpstreamReply(status, payload, elapsed_ms, attempt)

@@ -215,8 +215,20 @@ class TokenSigner:
         except Exception as exc:
             raise self._failure("public key unavailable", exc) from None
 
-    def issue(self, reference_id: str, status_code: int, deadline: Deadline) -> Verification:
-        """A signed token for a correct PIN; raises SigningFailed (503) on any failure."""
+    def issue(
+        self,
+        reference_id: str,
+        status_code: int,
+        deadline: Deadline,
+        *,
+        phone_number: str | None = None,
+        channel: str | None = None,
+    ) -> Verification:
+        """A signed token for a correct PIN; raises SigningFailed (503) on any failure.
+
+        A verification started through the API also names its number (E.164, the claim
+        name Firebase ID tokens use) and channel (docs/api.md#verification-token).
+        """
         try:
             kid = self.public_jwk(deadline)["kid"]
             issued_at = int(self._clock())
@@ -231,6 +243,10 @@ class TokenSigner:
                 "jti": secrets.token_urlsafe(16),
                 "status": status_code,
             }
+            if phone_number is not None:
+                claims["phone_number"] = phone_number
+            if channel is not None:
+                claims["channel"] = channel
             header = {"alg": ALGORITHM, "typ": "JWT", "kid": kid}
             signing_input = f"{b64url(_compact_json(header))}.{b64url(_compact_json(claims))}"
             response = self._client_factory(deadline).sign(

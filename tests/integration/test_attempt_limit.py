@@ -465,7 +465,7 @@ def test_the_record_follows_the_distinct_pin_model(
         if allowed:
             tried.add(pin)
             checks += 1
-            remaining = limiter.register_check(reference, pin, DEFAULT_KEY, Deadline(5))
+            remaining = limiter.register_check(reference, pin, DEFAULT_KEY, Deadline(5)).remaining
             assert remaining == min(max_attempts - len(tried), max_checks - checks)
         else:
             with pytest.raises(TooManyAttempts) as refused:
