@@ -3,9 +3,12 @@
 Starts the AWS emulator (moto) and the ProxStop sandbox on free ports,
 provisions the API-key secret and the attempts table, configures the function
 through its real environment variables, then serves it on 127.0.0.1:$PORT
-(default 3000). Ctrl-C or SIGTERM stops everything it started.
+(default 3000), and the demo page on http://localhost:$DEMO_PORT (default 3001): another
+origin, allowed by the function's CORS_ALLOW_ORIGINS, so a browser really does CORS.
+Ctrl-C or SIGTERM stops everything it started.
 
-Environment it honours: PORT; PROXSTOP_API_URL (use that upstream instead of
+Environment it honours: PORT; DEMO_PORT; CORS_ALLOW_ORIGINS (default the demo page's
+origin); PROXSTOP_API_URL (use that upstream instead of
 starting the sandbox; its key is then read from PROXSTOP_API_KEY, default the
 sandbox key); PROXSTOP_FORMAT (json); MAX_CODE_ATTEMPTS (5); MAX_CODE_CHECKS (20,
 read by the function from the environment as is).
@@ -24,6 +27,7 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import Final, NoReturn
 
+from local.demo import DEFAULT_DEMO_PORT, DemoServer, bind_demo
 from local.emulator import (
     DEFAULT_REGION,
     DEFAULT_SECRET_NAME,
@@ -66,6 +70,7 @@ def function_environment(
     region: str = DEFAULT_REGION,
     signing_key_id: str | None = None,
     token_issuer: str = LOCAL_TOKEN_ISSUER,
+    cors_allow_origins: str | None = None,
 ) -> dict[str, str]:
     """The function's environment (SPEC §2) for a local run against the emulator."""
     tokens = (
@@ -73,8 +78,10 @@ def function_environment(
         if signing_key_id
         else {}
     )
+    cors = {} if cors_allow_origins is None else {"CORS_ALLOW_ORIGINS": cors_allow_origins}
     return {
         **tokens,
+        **cors,
         "PROXSTOP_SECRET_ID": secret_name,
         "PROXSTOP_API_URL": api_url,
         "PROXSTOP_FORMAT": upstream_format,
@@ -94,10 +101,12 @@ def conflicting_aws_variables(environ: Mapping[str, str]) -> list[str]:
     ]
 
 
-def _banner(base: str, sandbox_url: str | None) -> str:
+def _banner(base: str, sandbox_url: str | None, demo: DemoServer) -> str:
     lines = [
         "",
         f"Telephone Status API: {base}{API_PATH}",
+        f"Demo page: {demo.page_url}  (another origin; allowed origins:"
+        f" {os.environ.get('CORS_ALLOW_ORIGINS', '*')})",
         "",
     ]
     if sandbox_url is not None:
@@ -145,13 +154,14 @@ def local_stack(
     upstream_format: str | None = None,
     max_code_attempts: str | None = None,
     external_upstream: bool = True,
+    cors_allow_origins: str | None = None,
 ) -> Iterator[LocalStack]:
     """Moto (+ the sandbox unless PROXSTOP_API_URL is set), provisioned, and the
     function's environment in os.environ; stops what it started on the way out.
 
     `upstream_format` and `max_code_attempts` default to PROXSTOP_FORMAT (json) and
     MAX_CODE_ATTEMPTS (5); `external_upstream=False` ignores PROXSTOP_API_URL and
-    always starts the sandbox.
+    always starts the sandbox. `cors_allow_origins` sets CORS_ALLOW_ORIGINS (else left as is).
     """
     with contextlib.ExitStack() as running:
         moto = running.enter_context(start_moto())
@@ -187,17 +197,51 @@ def local_stack(
                 max_code_attempts=max_code_attempts,
                 signing_key_id=signing_key_id,
                 token_issuer=os.environ.get("TOKEN_ISSUER") or LOCAL_TOKEN_ISSUER,
+                cors_allow_origins=cors_allow_origins,
             )
         )
         yield LocalStack(sandbox)
 
 
+@contextlib.contextmanager
+def serve_stack(
+    api: LocalApiServer,
+    demo: DemoServer,
+    *,
+    cors_allow_origins: str,
+    max_code_attempts: str | None = None,
+) -> Iterator[LocalStack]:
+    """`make run` around two bound servers: the `local_stack`, then the API and the demo page
+    served; everything stopped on the way out (browser tests start the same on free ports)."""
+    # Like the deployed default, tokens name the API's own base URL as their issuer.
+    os.environ.setdefault("TOKEN_ISSUER", api.url)
+    with contextlib.ExitStack() as running:
+        running.callback(api.server_close)
+        running.callback(demo.server_close)
+        stack = running.enter_context(
+            local_stack(cors_allow_origins=cors_allow_origins, max_code_attempts=max_code_attempts)
+        )
+        demo.sandbox_url = stack.sandbox_url
+        api.start("local-api")
+        running.callback(api.stop)
+        demo.start("local-demo")
+        running.callback(demo.stop)
+        yield stack
+
+
+def _port(name: str, default: int) -> int | None:
+    raw = os.environ.get(name, str(default))
+    if not raw.isdigit() or not 0 < int(raw) < 65536:
+        print(f"{name} must be a TCP port number, not {raw!r}", file=sys.stderr)
+        return None
+    return int(raw)
+
+
 def main() -> int:
-    raw_port = os.environ.get("PORT", str(DEFAULT_PORT))
-    if not raw_port.isdigit() or not 0 < int(raw_port) < 65536:
-        print(f"PORT must be a TCP port number, not {raw_port!r}", file=sys.stderr)
+    port = _port("PORT", DEFAULT_PORT)
+    demo_port = _port("DEMO_PORT", DEFAULT_DEMO_PORT)
+    if port is None or demo_port is None:
         return 2
-    port = int(raw_port)
     # SIGTERM unwinds like Ctrl-C, so that every child and thread is stopped in order.
     signal.signal(signal.SIGTERM, _interrupt)
     try:
@@ -208,16 +252,25 @@ def main() -> int:
             file=sys.stderr,
         )
         return 1
+    try:
+        demo = bind_demo(demo_port, api_url=api.url)
+    except OSError as error:
+        api.server_close()
+        print(
+            f"Cannot listen on {LISTEN_HOST}:{demo_port}: {error.strerror}."
+            " Set DEMO_PORT to a free port.",
+            file=sys.stderr,
+        )
+        return 1
 
-    # Like the deployed default, tokens name the API's own base URL as their issuer.
-    os.environ.setdefault("TOKEN_ISSUER", api.url)
+    # The demo page's origin is allowed unless the shell chose the allowed origins itself.
+    cors_allow_origins = os.environ.get("CORS_ALLOW_ORIGINS") or demo.origin
     with contextlib.ExitStack() as running:
-        running.callback(api.server_close)
         try:
-            stack = running.enter_context(local_stack())
-            api.start("local-api")
-            running.callback(api.stop)
-            print(_banner(api.url, stack.sandbox_url), flush=True)
+            stack = running.enter_context(
+                serve_stack(api, demo, cors_allow_origins=cors_allow_origins)
+            )
+            print(_banner(api.url, stack.sandbox_url, demo), flush=True)
             while True:
                 time.sleep(3600)
         except KeyboardInterrupt:
