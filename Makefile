@@ -19,10 +19,11 @@ export UV_PYTHON_DOWNLOADS := never
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: help run test lint typecheck unit integration infra-test synth load bench openapi requirements clean
+.PHONY: help run test browser-test lint typecheck unit integration infra-test synth load bench openapi requirements clean
 
 help:
 	@echo "make run    - run the API locally on http://127.0.0.1:3000 (sandbox + AWS emulator)"
+	@echo "             and the demo page on http://localhost:3001/demo/"
 	@echo "make test   - lint, type-check and run every test"
 	@echo "make synth  - synthesise every environment into cdk.out/"
 	@echo "make load   - bounded Locust run against the local server (figures, CSV, HTML report)"
@@ -53,7 +54,23 @@ typecheck: $(STAMP)
 test: lint typecheck
 	$(PY) -m local.openapi --check
 	$(PY) -m local.requirements --check
-	$(VENV)/bin/pytest -n 2 --dist loadgroup
+	$(VENV)/bin/pytest -n 2 --dist loadgroup --ignore=tests/browser
+	@$(MAKE) --no-print-directory browser-test
+
+# Browser tests (tests/browser): the demo page in headless Chromium against make run's stack.
+# They need a Chromium (Debian's `chromium`, or CHROMIUM=/path); without one they are not
+# run, and this says so loudly (a skip is not a pass). .ci/run installs Chromium first.
+CHROMIUM ?= $(shell command -v chromium 2>/dev/null)
+browser-test: $(STAMP)
+	@if [ -n "$(CHROMIUM)" ] && [ -x "$(CHROMIUM)" ]; then \
+		echo "Browser tests with $(CHROMIUM)"; \
+		CHROMIUM="$(CHROMIUM)" $(VENV)/bin/pytest -p no:xdist tests/browser; \
+	else \
+		echo ""; \
+		echo "*** SKIPPED: the browser tests (tests/browser) did NOT run: no Chromium found."; \
+		echo "*** Install it (apt-get install chromium) or set CHROMIUM=/path/to/chromium."; \
+		echo ""; \
+	fi
 
 # Synthesise every environment in cdk.json into cdk.out/ (offline: no AWS account, no Docker;
 # the function's aarch64 dependencies are installed locally, cached in .build/) and lint the

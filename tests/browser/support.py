@@ -63,6 +63,10 @@ class DemoPage:
         self.page.fill("#pin", pin)
         self._submit("#check-button")
 
+    def submit_check(self) -> None:
+        """Checks whatever the reference and PIN fields hold (e.g. a PIN filled from the inbox)."""
+        self._submit("#check-button")
+
     def status_only(self, reference_id: str) -> None:
         self.page.fill("#reference", reference_id)
         self._submit("#status-button")

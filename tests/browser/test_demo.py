@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from local.sandbox import PIN, VENDOR_REFERENCE, status_reference
 from tests.browser.support import STATUS_PATH, DemoPage
+
+pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
 
 WRONG_PIN = "11111"
 

@@ -84,6 +84,12 @@ function showError(error) {
 /** @type {number | undefined} */
 let countdownTimer;
 
+/** @param {number} seconds e.g. 86399 -> "23:59:59" */
+function clock(seconds) {
+  const two = (/** @type {number} */ n) => String(n).padStart(2, "0");
+  return `${Math.floor(seconds / 3600)}:${two(Math.floor(seconds / 60) % 60)}:${two(seconds % 60)}`;
+}
+
 /**
  * The live countdown of a 429's Retry-After; the button that led there waits for it.
  * @param {number} seconds
@@ -96,6 +102,7 @@ function startCountdown(seconds, button) {
   const tick = () => {
     const left = Math.max(0, Math.ceil((until - Date.now()) / 1000));
     $("retry-left").textContent = String(left);
+    $("retry-left-clock").textContent = left >= 60 ? `(${clock(left)})` : "";
     if (left === 0) {
       clearInterval(countdownTimer);
       $("countdown").hidden = true;
