@@ -85,7 +85,9 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture
 def demo_page(browser: Browser, stack: DemoStack) -> Iterator[DemoPage]:
-    """A fresh browser context (own preflight cache, no shared state) per test."""
+    """A fresh browser context (own preflight cache, no shared state) per test; the API's
+    request log starts empty for each test."""
+    stack.api.served.clear()
     context = browser.new_context(viewport={"width": 900, "height": 1100})
     context.set_default_timeout(10_000)
     page = context.new_page()
