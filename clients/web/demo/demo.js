@@ -176,6 +176,9 @@ async function main() {
         ["sendsRemaining", started.sendsRemaining],
       ]);
       referenceInput.value = started.referenceId;
+      // A new verification: what was shown for an earlier one no longer applies.
+      $("status-result").hidden = true;
+      $("token-section").hidden = true;
       const link = /** @type {HTMLAnchorElement} */ ($("inbox-link"));
       const query = new URLSearchParams({ phoneNumber });
       link.textContent = config.sandboxInbox ? `${config.sandboxInbox}?${query}` : "(no sandbox: a real upstream)";
