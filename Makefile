@@ -22,7 +22,7 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
 .PHONY: help run test lint typecheck unit integration infra synth load bench openapi requirements
-.PHONY: events clean bootstrap preflight deploy put-key smoke env-given
+.PHONY: browser-test events clean bootstrap preflight deploy put-key smoke env-given
 
 # Deploying: the CDK CLI pinned in package.json, installed by `npm ci` into node_modules/.
 CDK := npx --no-install cdk
@@ -31,6 +31,7 @@ ENV ?=
 
 help:
 	@echo "make run    - run the API locally on http://127.0.0.1:3000 (sandbox + AWS emulator)"
+	@echo "             and the demo page on http://localhost:3001/demo/"
 	@echo "make test   - lint, type-check and run every test"
 	@echo "make unit / make integration / make infra - one test folder (tests/unit, ...)"
 	@echo "make synth  - synthesise every environment into cdk.out/"
@@ -64,7 +65,8 @@ test: lint typecheck
 	$(PY) -m tools.generate.openapi --check
 	$(PY) -m tools.generate.requirements --check
 	$(PY) -m tools.generate.events --check
-	$(VENV)/bin/pytest $(PYTEST_ARGS)
+	$(VENV)/bin/pytest $(PYTEST_ARGS) --ignore=tests/browser
+	@$(MAKE) --no-print-directory browser-test
 
 # One folder of the suite each: pure logic; real HTTP to the sandbox and moto; the synthesized
 # templates.
@@ -76,6 +78,21 @@ integration: $(STAMP)
 
 infra: $(STAMP)
 	$(VENV)/bin/pytest $(PYTEST_ARGS) tests/infra
+
+# Browser tests (tests/browser): the demo page in headless Chromium against make run's stack.
+# They need a Chromium (Debian's `chromium`, or CHROMIUM=/path); without one they are not
+# run, and this says so loudly (a skip is not a pass). .ci/run installs Chromium first.
+CHROMIUM ?= $(shell command -v chromium 2>/dev/null)
+browser-test: $(STAMP)
+	@if [ -n "$(CHROMIUM)" ] && [ -x "$(CHROMIUM)" ]; then \
+		echo "Browser tests with $(CHROMIUM)"; \
+		CHROMIUM="$(CHROMIUM)" $(VENV)/bin/pytest -p no:xdist tests/browser; \
+	else \
+		echo ""; \
+		echo "*** SKIPPED: the browser tests (tests/browser) did NOT run: no Chromium found."; \
+		echo "*** Install it (apt-get install chromium) or set CHROMIUM=/path/to/chromium."; \
+		echo ""; \
+	fi
 
 # Synthesise every environment in cdk.json into cdk.out/ (offline: no AWS account, no Docker;
 # the function's aarch64 dependencies are installed locally, cached in .build/) and lint the
