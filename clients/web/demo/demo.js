@@ -199,6 +199,7 @@ async function main() {
   $("inbox-button").addEventListener("click", async () => {
     const note = $("inbox-note");
     if (!config.inbox) return;
+    note.textContent = ""; // a new answer replaces the last one (tests wait for it)
     const query = new URLSearchParams({ phoneNumber: phoneInput.value.trim() });
     try {
       const response = await fetch(`${config.inbox}?${query}`, { cache: "no-store" });
