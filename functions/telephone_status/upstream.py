@@ -7,12 +7,18 @@ the request was sent, since ProxStop may already have counted the attempt.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
+import io
 import random
 import re
+import socket
+import threading
 import time
+from collections.abc import Iterator, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 from urllib.parse import urlencode
 
 import urllib3
@@ -46,12 +52,51 @@ _STATUS_LINE: Final = re.compile(rb"(HTTP/1\.[01]) ([0-9]{3})(?: ([^\r\n]*))?\r?
 _MAX_STATUS_LINE: Final = 8192
 
 
+# The deadline of the upstream call under way on this thread (set by _try_once): the
+# connection and response classes below read it, since urllib3 passes them no such thing.
+_CALL_DEADLINE: ContextVar[Deadline | None] = ContextVar("upstream_call_deadline", default=None)
+
+
+class _DeadlineSocketReader(io.RawIOBase):
+    """Reads a socket so that the whole response, not each read, fits the deadline.
+
+    A socket timeout restarts with every byte received: an upstream that drips its
+    status line or headers would keep the function past its deadline. Before each
+    read the timeout is set to the time left. Hand-written because neither urllib3 nor
+    http.client has a total read timeout.
+    """
+
+    def __init__(self, sock: socket.socket, deadline: Deadline) -> None:
+        super().__init__()
+        self._sock = sock
+        self._deadline = deadline
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        remaining = self._deadline.remaining()
+        if remaining <= 0:
+            # urllib3 turns socket.timeout into ReadTimeoutError, whichever phase read.
+            raise TimeoutError("deadline passed while reading the upstream answer")
+        self._sock.settimeout(remaining)
+        return self._sock.recv_into(buffer)
+
+
 class _StrictStatusResponse(http.client.HTTPResponse):
     """http.client reads the status code with int(), which also takes "+200" and "2_00".
 
     Hand-written because neither http.client nor urllib3 has a strict mode; everything
-    after the status line is still parsed by http.client.
+    after the status line is still parsed by http.client. Every byte (status line,
+    headers, body) is read against the call's deadline (_DeadlineSocketReader).
     """
+
+    def __init__(self, sock: socket.socket, *args: Any, **kwargs: Any) -> None:
+        super().__init__(sock, *args, **kwargs)
+        deadline = _CALL_DEADLINE.get()
+        if deadline is not None:
+            unbounded, self.fp = self.fp, io.BufferedReader(_DeadlineSocketReader(sock, deadline))
+            unbounded.close()  # releases its hold on the socket (socket._io_refs)
 
     def _read_status(self) -> tuple[str, int, str]:
         line = self.fp.readline(_MAX_STATUS_LINE + 1)
@@ -70,7 +115,34 @@ class _StrictHTTPConnection(urllib3.connection.HTTPConnection):
 
 
 class _StrictHTTPSConnection(urllib3.connection.HTTPSConnection):
+    """The TLS handshake reads with the connect timeout per read: it is cut at the deadline."""
+
     response_class = _StrictStatusResponse
+    _watchdog: threading.Timer | None = None
+
+    def _new_conn(self) -> socket.socket:
+        sock = super()._new_conn()
+        deadline = _CALL_DEADLINE.get()
+        if deadline is not None:
+            # A handshake dripped byte by byte would restart its timeout with each byte;
+            # shutting the socket down at the deadline ends it (ssl has no total timeout).
+            self._watchdog = threading.Timer(deadline.remaining(), _shut_down, (sock,))
+            self._watchdog.daemon = True
+            self._watchdog.start()
+        return sock
+
+    def connect(self) -> None:
+        try:
+            super().connect()
+        finally:
+            if self._watchdog is not None:
+                self._watchdog.cancel()
+                self._watchdog = None
+
+
+def _shut_down(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
 
 
 class _StrictHTTPPool(urllib3.HTTPConnectionPool):
@@ -113,13 +185,22 @@ class _Retryable(Exception):
 
 
 class UpstreamClient:
+    """One ProxStop host: `post_form` is the one way any endpoint of it is called."""
+
+    STATUS_ENDPOINT: Final = "telephonestatus"
+
     def __init__(
         self, base_url: str, upstream_format: str, pool: urllib3.PoolManager = POOL
     ) -> None:
-        url = f"{base_url}/telephonestatus.{upstream_format}"
+        url = f"{base_url}/{self.STATUS_ENDPOINT}.{upstream_format}"
         # The host's connection pool, looked up once: per request only urlopen runs.
         self._pool = pool.connection_from_url(url)
-        self._path = urllib3.util.parse_url(url).request_uri
+        self._base_path = (urllib3.util.parse_url(base_url).path or "").rstrip("/")
+        self._format = upstream_format
+
+    def path_of(self, endpoint: str) -> str:
+        """The request path of an endpoint (`telephonestatus`, `telephonesms`, ...)."""
+        return f"{self._base_path}/{endpoint}.{self._format}"
 
     def fetch(
         self, *, key: str, reference_id: str, code: str | None, deadline: Deadline
@@ -127,23 +208,63 @@ class UpstreamClient:
         fields = {"key": key, "referenceid": reference_id}
         if code is not None:
             fields["code"] = code
-        body = urlencode(fields).encode("ascii")
+        # A status-only lookup changes nothing upstream; a PIN check may count an attempt.
+        return self.post_form(
+            self.STATUS_ENDPOINT, fields, deadline, retry_after_send=code is None
+        )
+
+    def post_form(
+        self,
+        endpoint: str,
+        fields: Mapping[str, str],
+        deadline: Deadline,
+        *,
+        retry_after_send: bool,
+    ) -> UpstreamReply:
+        """POSTs `fields` as a form to `endpoint`; status and body (capped), all within `deadline`.
+
+        Every byte, from the connection and TLS handshake to the last byte of the body, fits
+        the deadline (UpstreamTimeout otherwise). A call is retried after a failure before
+        the request left; after it left, and on a 5xx, only when `retry_after_send` (a call
+        that changes nothing upstream). A 5xx, 429, 1xx or 3xx comes back with an empty body.
+        """
+        body = urlencode(dict(fields)).encode("ascii")
         started = time.monotonic()
         for attempt in range(1, MAX_TRIES + 1):
             try:
-                status, payload = self._try_once(body, deadline)
+                status, payload = self._try_once(self.path_of(endpoint), body, deadline)
             except _Retryable as failure:
-                retry_allowed = code is None or not failure.sent
+                retry_allowed = retry_after_send or not failure.sent
                 if not (retry_allowed and self._pause_before_retry(attempt, deadline)):
                     raise failure.error from None
                 continue
-            if status >= 500 and code is None and self._pause_before_retry(attempt, deadline):
+            if (
+                status >= 500
+                and retry_after_send
+                and self._pause_before_retry(attempt, deadline)
+            ):
                 continue
             elapsed_ms = (time.monotonic() - started) * 1000
             return UpstreamReply(status, payload, elapsed_ms, attempt)
         raise AssertionError("unreachable: the last try returns or raises")  # pragma: no cover
 
-    def _try_once(self, body: bytes, deadline: Deadline) -> tuple[int, bytes]:
+    def _try_once(self, path: str, body: bytes, deadline: Deadline) -> tuple[int, bytes]:
+        with _deadline_bound(deadline):
+            try:
+                return self._exchange(path, body, deadline)
+            except (HTTPError, OSError, http.client.HTTPException) as exc:
+                if deadline.expired():
+                    # Cut at the deadline, whatever the failure looked like from inside.
+                    raise UpstreamTimeout(reason="upstream did not answer in time") from None
+                raise UpstreamUnavailable(
+                    reason=f"upstream call failed: {type(exc).__name__}"
+                ) from None
+            except _Retryable as failure:
+                if deadline.expired():
+                    raise UpstreamTimeout(reason="upstream did not answer in time") from None
+                raise failure from None
+
+    def _exchange(self, path: str, body: bytes, deadline: Deadline) -> tuple[int, bytes]:
         remaining = deadline.remaining()
         if remaining < MIN_TRY_SECONDS:
             raise UpstreamTimeout(reason="no time left for the upstream call")
@@ -151,7 +272,7 @@ class UpstreamClient:
         try:
             response = self._pool.urlopen(
                 "POST",
-                self._path,
+                path,
                 body=body,
                 headers=REQUEST_HEADERS,
                 timeout=timeout,
@@ -171,6 +292,8 @@ class UpstreamClient:
         except ReadTimeoutError:
             raise UpstreamTimeout(reason="upstream did not answer in time") from None
         except SSLError:
+            if deadline.expired():
+                raise UpstreamTimeout(reason="TLS handshake not done in time") from None
             raise UpstreamUnavailable(reason="TLS handshake with upstream failed") from None
         except ProtocolError as exc:
             if _malformed_http(exc):
@@ -207,6 +330,15 @@ class UpstreamClient:
             return False
         time.sleep(pause)
         return True
+
+
+@contextlib.contextmanager
+def _deadline_bound(deadline: Deadline) -> Iterator[None]:
+    token = _CALL_DEADLINE.set(deadline)
+    try:
+        yield
+    finally:
+        _CALL_DEADLINE.reset(token)
 
 
 def _malformed_http(error: ProtocolError) -> bool:
@@ -252,17 +384,13 @@ def _read_capped(response: urllib3.BaseHTTPResponse, deadline: Deadline) -> byte
         raise UpstreamBadResponse(reason="upstream body over the size cap")
     chunks: list[bytes] = []
     size = 0
-    connection = getattr(response, "connection", None)
     try:
         while True:
-            remaining = deadline.remaining()
-            if remaining <= 0:
+            # Each read is bounded by the time left (_DeadlineSocketReader); this stops
+            # between reads once the deadline has passed.
+            if deadline.expired():
                 response.close()
                 raise UpstreamTimeout(reason="upstream body not received in time")
-            sock = getattr(connection, "sock", None)
-            if sock is not None:
-                # The read timeout counts per read; this bounds the whole body.
-                sock.settimeout(remaining)
             chunk = response.read1(MAX_BODY_BYTES + 1 - size)
             if not chunk:
                 return b"".join(chunks)
