@@ -23,6 +23,7 @@ from telephone_status.upstream import MAX_TRIES, UpstreamClient, new_pool
 
 from tests.integration.raw_upstream import (
     STATUS_100_JSON,
+    STATUS_100_XML,
     RawUpstream,
     Script,
     answer,
@@ -331,3 +332,18 @@ def test_over_https_a_prompt_answer_is_read(raw_tls: tuple[RawUpstream, str]) ->
         key=KEY, reference_id=VENDOR_REFERENCE, code=None, deadline=Deadline(3.0)
     )
     assert (reply.status, reply.body) == (200, STATUS_100_JSON)
+
+
+# --- an unreadable document is the upstream's bad response, never a 500 -------------------------
+
+
+@pytest.mark.parametrize("encoding", ["x-foo", "rot13", "zlib", "hex"])
+def test_an_xml_answer_in_an_encoding_python_cannot_read_is_502(
+    raw_env: FunctionEnv, raw: RawUpstream, encoding: str
+) -> None:
+    raw_env.set_format("xml")
+    body = f'<?xml version="1.0" encoding="{encoding}"?>'.encode() + STATUS_100_XML
+    raw.play(answer(f"HTTP/1.1 200 OK\r\nContent-Length: {len(body)}", body))
+    for code in (None, PIN):
+        result = raw_env.invoke(lookup_event(fresh_reference(), code), timeout_seconds=5.0)
+        assert_problem(result, 502, "UPSTREAM_BAD_RESPONSE")
