@@ -26,7 +26,7 @@ from .models import (
     TelephoneStatusResponse,
 )
 from .observability import logger, metrics
-from .request import parse_request
+from .request import event_shape_errors, parse_request
 
 ROUTE: Final = "/v1/telephone-status"
 JWKS_ROUTE: Final = "/v1/jwks.json"
@@ -175,10 +175,25 @@ def _problem(error: ApiError) -> Response[str]:
     correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True
 )
 @metrics.log_metrics
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+def _handle(event: Any, context: LambdaContext) -> dict[str, Any]:
+    request_id = web.request_id(event, context.aws_request_id)
+    shape_errors = event_shape_errors(event)
+    if shape_errors:
+        # Nothing reads an event of the wrong shape: it gets its 400 here.
+        result = web.problem_result(InvalidRequest(shape_errors), request_id)
+        return web.finalise(result, event, service.allowed_origins())
     try:
         result: dict[str, Any] = app.resolve(event, context)
     except Exception as exc:
         logger.error("Resolver failed", extra={"error_type": type(exc).__name__})
-        result = web.internal_error_result(web.request_id(event, context.aws_request_id))
+        result = web.internal_error_result(request_id)
     return web.finalise(result, event, service.allowed_origins())
+
+
+def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
+    """Never raises: whatever goes wrong, the caller gets a problem answer."""
+    try:
+        return _handle(event, context)
+    except Exception as exc:
+        logger.error("Handler failed", extra={"error_type": type(exc).__name__})
+        return web.internal_error_result(web.request_id(event, context.aws_request_id))
