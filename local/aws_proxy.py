@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import http.client
 import io
+import json
 import threading
 from collections import Counter
 from typing import Final
@@ -72,7 +73,7 @@ class _ProxyHandler(TrackedHandler):
     def _answer_error(self, status: int, code: str) -> None:
         # The JSON protocol's error shape (Secrets Manager, DynamoDB, KMS): botocore reads
         # the code from `__type`.
-        payload = ('{"__type": "%s", "message": "refused by the test proxy"}' % code).encode()
+        payload = json.dumps({"__type": code, "message": "refused by the test proxy"}).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/x-amz-json-1.1")
         self.send_header("Content-Length", str(len(payload)))

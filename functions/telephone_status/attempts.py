@@ -206,7 +206,7 @@ class DynamoAttemptLimiter:
         if expires <= now:
             return self._restart_window(key, old, guess, now, deadline)
         if "attempts" in old:
-            return self._upgrade_v1(key, old, guess, expires, now, deadline)
+            return self._upgrade_v1(key, old, guess, now, deadline)
         # A live record in our shape: the set is full for a new PIN, or the checks are.
         return _Outcome(allowed=False, remaining=0, expires_at=expires)
 
@@ -221,13 +221,7 @@ class DynamoAttemptLimiter:
         return _Outcome(allowed=True, remaining=max(remaining, 0), expires_at=0)
 
     def _upgrade_v1(
-        self,
-        key: dict[str, Any],
-        old: dict[str, Any],
-        guess: str,
-        expires: int,
-        now: int,
-        deadline: Deadline,
+        self, key: dict[str, Any], old: dict[str, Any], guess: str, now: int, deadline: Deadline
     ) -> _Outcome | None:
         """A live v1 record: its count is carried into the set, with this check, in one write.
 
@@ -236,6 +230,7 @@ class DynamoAttemptLimiter:
         item first (the caller tries again).
         """
         counted = _integer(old["attempts"])
+        expires = _integer(old["expiresAt"])
         tried = {f"{V1_ATTEMPT_MARKER}{n}" for n in range(1, min(counted, self._max_attempts) + 1)}
         tried |= set(old.get("guesses", {}).get("SS", []))
         checks = _integer(old["checks"]) if "checks" in old else 0

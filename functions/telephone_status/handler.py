@@ -180,8 +180,8 @@ def _handle(event: Any, context: LambdaContext) -> dict[str, Any]:
     shape_errors = event_shape_errors(event)
     if shape_errors:
         # Nothing reads an event of the wrong shape: it gets its 400 here.
-        result = web.problem_result(InvalidRequest(shape_errors), request_id)
-        return web.finalise(result, event, service.allowed_origins())
+        refused = web.problem_result(InvalidRequest(shape_errors), request_id)
+        return web.finalise(refused, event, service.allowed_origins())
     try:
         result: dict[str, Any] = app.resolve(event, context)
     except Exception as exc:
@@ -193,7 +193,8 @@ def _handle(event: Any, context: LambdaContext) -> dict[str, Any]:
 def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     """Never raises: whatever goes wrong, the caller gets a problem answer."""
     try:
-        return _handle(event, context)
+        answer: dict[str, Any] = _handle(event, context)
     except Exception as exc:
         logger.error("Handler failed", extra={"error_type": type(exc).__name__})
         return web.internal_error_result(web.request_id(event, context.aws_request_id))
+    return answer

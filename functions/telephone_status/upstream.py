@@ -209,9 +209,7 @@ class UpstreamClient:
         if code is not None:
             fields["code"] = code
         # A status-only lookup changes nothing upstream; a PIN check may count an attempt.
-        return self.post_form(
-            self.STATUS_ENDPOINT, fields, deadline, retry_after_send=code is None
-        )
+        return self.post_form(self.STATUS_ENDPOINT, fields, deadline, retry_after_send=code is None)
 
     def post_form(
         self,
@@ -238,11 +236,7 @@ class UpstreamClient:
                 if not (retry_allowed and self._pause_before_retry(attempt, deadline)):
                     raise failure.error from None
                 continue
-            if (
-                status >= 500
-                and retry_after_send
-                and self._pause_before_retry(attempt, deadline)
-            ):
+            if status >= 500 and retry_after_send and self._pause_before_retry(attempt, deadline):
                 continue
             elapsed_ms = (time.monotonic() - started) * 1000
             return UpstreamReply(status, payload, elapsed_ms, attempt)

@@ -375,14 +375,18 @@ def test_a_v1_record_with_four_attempts_allows_exactly_one_more_pin_under_concur
     assert function_env.attempts(VENDOR_REFERENCE) == MAX_ATTEMPTS
 
 
-# --------------------------------------------------------------------------- records we did not write
+# ------------------------------------------------------------------- records we did not write
 
 LIVE = "LIVE"  # replaced by an expiresAt an hour ahead
 FULL_SET: Final = {"SS": [f"{n:064x}" for n in range(MAX_ATTEMPTS)]}
 PARTIAL_SET: Final = {"SS": [f"{n:064x}" for n in range(2)]}
-UNEXPECTED_RECORDS: Final = {
+UNEXPECTED_RECORDS: Final[dict[str, dict[str, Any]]] = {
     "fractional expiresAt": {"expiresAt": "LIVE.5", "guesses": PARTIAL_SET, "checks": {"N": "2"}},
-    "fractional expiresAt, full": {"expiresAt": "LIVE.5", "guesses": FULL_SET, "checks": {"N": "5"}},
+    "fractional expiresAt, full": {
+        "expiresAt": "LIVE.5",
+        "guesses": FULL_SET,
+        "checks": {"N": "5"},
+    },
     "exponent expiresAt": {"expiresAt": {"N": "1.7e9"}, "guesses": PARTIAL_SET},
     "string expiresAt": {"expiresAt": {"S": "LIVE"}, "guesses": PARTIAL_SET, "checks": {"N": "2"}},
     "string expiresAt alone": {"expiresAt": {"S": "2030-01-01T00:00:00Z"}},

@@ -305,7 +305,9 @@ TLS_SCRIPTS: Final = {
     "headers dripped": Script([HEAD_OK.encode(), *drip(HEADERS_OK.encode(), 0.5)]),
     "body dripped": Script([(HEAD_OK + HEADERS_OK + "\r\n").encode(), *drip(STATUS_100_JSON, 0.5)]),
     # A server hello record header, then its content a byte at a time: the handshake.
-    "handshake dripped": Script(drip(b"\x16\x03\x03\x00\x40" + b"\x02" * 16, 0.5), read_request=False),
+    "handshake dripped": Script(
+        drip(b"\x16\x03\x03\x00\x40" + b"\x02" * 16, 0.5), read_request=False
+    ),
 }
 
 

@@ -419,7 +419,10 @@ def test_forced_re_read_that_cannot_reach_secrets_manager_is_503_not_a_rejection
 # --- a failed read is remembered, with or without a cached key ------------------------------
 
 FAILURES = [
-    *[pytest.param(_wrapped(c), ServiceUnavailable, id=f"unreachable-{type(c).__name__}") for c in TRANSIENT],
+    *[
+        pytest.param(_wrapped(c), ServiceUnavailable, id=f"unreachable-{type(c).__name__}")
+        for c in TRANSIENT
+    ],
     *[pytest.param(_wrapped(c), InternalError, id=f"refused-{str(c)[:30]}") for c in REFUSED],
     pytest.param('{"apiKey": ""}', InternalError, id="no-usable-key"),
     pytest.param(b"\xff\xfe", InternalError, id="binary-not-utf8"),

@@ -14,9 +14,9 @@ from typing import Any, cast
 
 import boto3
 import pytest
+from aws_lambda_powertools.utilities.typing import LambdaContext
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from aws_lambda_powertools.utilities.typing import LambdaContext
 from telephone_status import service
 from telephone_status.handler import lambda_handler
 from telephone_status.observability import logger
@@ -479,7 +479,9 @@ def test_a_granted_origin_may_read_retry_after_and_allow(build: Any) -> None:
 
 JSON_VALUES = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
     max_leaves=8,
 )
 EVENT_MEMBERS = [
@@ -490,7 +492,9 @@ EVENT_MEMBERS = [
 # Odd values aimed at each member: the shapes a replayed or edited event can hold.
 ODD_MEMBER_VALUES = st.one_of(
     JSON_VALUES,
-    st.dictionaries(st.sampled_from(["referenceId", "code", "content-type", "Origin"]), JSON_VALUES),
+    st.dictionaries(
+        st.sampled_from(["referenceId", "code", "content-type", "Origin"]), JSON_VALUES
+    ),
     st.dictionaries(
         st.sampled_from(["referenceId", "code", "Content-Type", "origin"]),
         st.lists(JSON_VALUES, max_size=3) | st.none(),
@@ -553,7 +557,9 @@ ODD_EVENTS = [
     pytest.param({"httpMethod": "POST", "body": {"referenceId": RID}}, id="body-dict"),
     pytest.param({"httpMethod": "POST", "body": [RID]}, id="body-list"),
     pytest.param({"httpMethod": "POST", "body": 5}, id="body-number"),
-    pytest.param({"httpMethod": "POST", "headers": {"Content-Type": 5}, "body": "{}"}, id="ctype-5"),
+    pytest.param(
+        {"httpMethod": "POST", "headers": {"Content-Type": 5}, "body": "{}"}, id="ctype-5"
+    ),
     pytest.param({"headers": [["Origin", ALLOWED_ORIGIN]]}, id="headers-list"),
     pytest.param({"multiValueHeaders": {"Origin": [None]}}, id="multi-header-null"),
     pytest.param({"headers": {"Origin": None}}, id="header-null"),

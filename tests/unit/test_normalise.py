@@ -757,6 +757,6 @@ def test_any_other_reader_exception_is_a_bad_response_too(
         raise _Boom
 
     monkeypatch.setattr(normalise, "fromstring", explode)
-    monkeypatch.setattr(normalise.json, "loads", explode)
+    monkeypatch.setattr(json, "loads", explode)
     with pytest.raises(UpstreamBadResponse):
         parse_upstream(JSON_STATUS if fmt == "json" else XML_STATUS, fmt)
