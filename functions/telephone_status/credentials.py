@@ -151,7 +151,9 @@ class ApiKeyStore:
                 if transient
                 else InternalError(reason=f"API key secret unavailable: {type(cause).__name__}")
             )
-            self._remember(failure)
+            if not isinstance(cause, CallDoesNotFit):
+                # Too little time left to ask is this request's lot, not Secrets Manager's.
+                self._remember(failure)
             if self._last_key is not None and not (force and transient):
                 logger.warning(
                     "Secrets Manager unavailable; keeping the cached API key",

@@ -9,16 +9,12 @@ from __future__ import annotations
 
 import contextlib
 import http.client
-import io
 import random
 import re
-import socket
-import threading
 import time
 from collections.abc import Iterator, Mapping
-from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
 from urllib.parse import urlencode
 
 import urllib3
@@ -31,6 +27,7 @@ from urllib3.exceptions import (
     SSLError,
 )
 
+from .bounded_io import CALL_DEADLINE, DeadlineBoundResponse, HandshakeDeadlineMixin
 from .deadline import Deadline
 from .errors import UpstreamBadResponse, UpstreamTimeout, UpstreamUnavailable
 
@@ -52,51 +49,13 @@ _STATUS_LINE: Final = re.compile(rb"(HTTP/1\.[01]) ([0-9]{3})(?: ([^\r\n]*))?\r?
 _MAX_STATUS_LINE: Final = 8192
 
 
-# The deadline of the upstream call under way on this thread (set by _try_once): the
-# connection and response classes below read it, since urllib3 passes them no such thing.
-_CALL_DEADLINE: ContextVar[Deadline | None] = ContextVar("upstream_call_deadline", default=None)
-
-
-class _DeadlineSocketReader(io.RawIOBase):
-    """Reads a socket so that the whole response, not each read, fits the deadline.
-
-    A socket timeout restarts with every byte received: an upstream that drips its
-    status line or headers would keep the function past its deadline. Before each
-    read the timeout is set to the time left. Hand-written because neither urllib3 nor
-    http.client has a total read timeout.
-    """
-
-    def __init__(self, sock: socket.socket, deadline: Deadline) -> None:
-        super().__init__()
-        self._sock = sock
-        self._deadline = deadline
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        remaining = self._deadline.remaining()
-        if remaining <= 0:
-            # urllib3 turns socket.timeout into ReadTimeoutError, whichever phase read.
-            raise TimeoutError("deadline passed while reading the upstream answer")
-        self._sock.settimeout(remaining)
-        return self._sock.recv_into(buffer)
-
-
-class _StrictStatusResponse(http.client.HTTPResponse):
+class _StrictStatusResponse(DeadlineBoundResponse):
     """http.client reads the status code with int(), which also takes "+200" and "2_00".
 
     Hand-written because neither http.client nor urllib3 has a strict mode; everything
     after the status line is still parsed by http.client. Every byte (status line,
-    headers, body) is read against the call's deadline (_DeadlineSocketReader).
+    headers, body) is read against the call's deadline (bounded_io).
     """
-
-    def __init__(self, sock: socket.socket, *args: Any, **kwargs: Any) -> None:
-        super().__init__(sock, *args, **kwargs)
-        deadline = _CALL_DEADLINE.get()
-        if deadline is not None:
-            unbounded, self.fp = self.fp, io.BufferedReader(_DeadlineSocketReader(sock, deadline))
-            unbounded.close()  # releases its hold on the socket (socket._io_refs)
 
     def _read_status(self) -> tuple[str, int, str]:
         line = self.fp.readline(_MAX_STATUS_LINE + 1)
@@ -114,35 +73,8 @@ class _StrictHTTPConnection(urllib3.connection.HTTPConnection):
     response_class = _StrictStatusResponse
 
 
-class _StrictHTTPSConnection(urllib3.connection.HTTPSConnection):
-    """The TLS handshake reads with the connect timeout per read: it is cut at the deadline."""
-
+class _StrictHTTPSConnection(HandshakeDeadlineMixin, urllib3.connection.HTTPSConnection):
     response_class = _StrictStatusResponse
-    _watchdog: threading.Timer | None = None
-
-    def _new_conn(self) -> socket.socket:
-        sock = super()._new_conn()
-        deadline = _CALL_DEADLINE.get()
-        if deadline is not None:
-            # A handshake dripped byte by byte would restart its timeout with each byte;
-            # shutting the socket down at the deadline ends it (ssl has no total timeout).
-            self._watchdog = threading.Timer(deadline.remaining(), _shut_down, (sock,))
-            self._watchdog.daemon = True
-            self._watchdog.start()
-        return sock
-
-    def connect(self) -> None:
-        try:
-            super().connect()
-        finally:
-            if self._watchdog is not None:
-                self._watchdog.cancel()
-                self._watchdog = None
-
-
-def _shut_down(sock: socket.socket) -> None:
-    with contextlib.suppress(OSError):
-        sock.shutdown(socket.SHUT_RDWR)
 
 
 class _StrictHTTPPool(urllib3.HTTPConnectionPool):
@@ -328,11 +260,11 @@ class UpstreamClient:
 
 @contextlib.contextmanager
 def _deadline_bound(deadline: Deadline) -> Iterator[None]:
-    token = _CALL_DEADLINE.set(deadline)
+    token = CALL_DEADLINE.set(deadline)
     try:
         yield
     finally:
-        _CALL_DEADLINE.reset(token)
+        CALL_DEADLINE.reset(token)
 
 
 def _malformed_http(error: ProtocolError) -> bool:
@@ -380,7 +312,7 @@ def _read_capped(response: urllib3.BaseHTTPResponse, deadline: Deadline) -> byte
     size = 0
     try:
         while True:
-            # Each read is bounded by the time left (_DeadlineSocketReader); this stops
+            # Each read is bounded by the time left (bounded_io); this stops
             # between reads once the deadline has passed.
             if deadline.expired():
                 response.close()

@@ -422,6 +422,7 @@ FAILURES = [
     *[
         pytest.param(_wrapped(c), ServiceUnavailable, id=f"unreachable-{type(c).__name__}")
         for c in TRANSIENT
+        if not isinstance(c, CallDoesNotFit)  # Secrets Manager never asked: nothing to remember
     ],
     *[pytest.param(_wrapped(c), InternalError, id=f"refused-{str(c)[:30]}") for c in REFUSED],
     pytest.param('{"apiKey": ""}', InternalError, id="no-usable-key"),
@@ -465,3 +466,15 @@ def test_a_failure_after_the_back_off_is_remembered_again(
                 store.current(DEADLINE)
         clock.advance(RETRY_AFTER_FAILURE_SECONDS)
     assert len(secrets.calls) == 3
+
+
+def test_too_little_time_to_ask_is_not_remembered_as_a_failure(
+    secrets: FakeSecrets, clock: Clock
+) -> None:
+    """Secrets Manager was never asked: the next request, with time to spare, asks."""
+    secrets.value = _wrapped(CallDoesNotFit("0.1 s left"))
+    store = make_store(secrets, clock)
+    with pytest.raises(ServiceUnavailable):
+        store.current(DEADLINE)
+    secrets.value = "key-1"
+    assert store.current(DEADLINE) == "key-1"

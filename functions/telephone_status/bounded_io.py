@@ -1,0 +1,94 @@
+"""Socket reads bounded by the invocation's deadline, for the upstream and the AWS clients.
+
+urllib3, http.client, botocore and ssl time out per read: every byte received restarts the
+clock, so a peer that drips its status line, headers, body or TLS handshake can hold a
+call far past any timeout. Hand-written because none of them has a total read timeout.
+
+The deadline reaches the connection classes through CALL_DEADLINE, since urllib3 and
+botocore pass them no such thing: the code about to make an outgoing call sets it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import io
+import socket
+import threading
+from contextvars import ContextVar
+from typing import Any
+
+from .deadline import Deadline
+
+# The deadline of the outgoing call under way (or about to start) on this thread.
+CALL_DEADLINE: ContextVar[Deadline | None] = ContextVar("call_deadline", default=None)
+
+
+class DeadlineSocketReader(io.RawIOBase):
+    """Reads a socket so that the whole answer, not each read, fits the deadline.
+
+    Before each read the socket's timeout is set to the time left, or to the per-read
+    timeout the socket had (the client's read timeout) when that is shorter; once no
+    time is left a read raises socket.timeout, which urllib3 reports as ReadTimeoutError.
+    """
+
+    def __init__(self, sock: socket.socket, deadline: Deadline) -> None:
+        super().__init__()
+        self._sock = sock
+        self._deadline = deadline
+        self._per_read = sock.gettimeout()
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        remaining = self._deadline.remaining()
+        if remaining <= 0:
+            raise TimeoutError("deadline passed while reading the answer")
+        per_read = self._per_read
+        self._sock.settimeout(remaining if per_read is None else min(per_read, remaining))
+        return self._sock.recv_into(buffer)
+
+
+class DeadlineBoundResponse(http.client.HTTPResponse):
+    """Status line, headers and body are all read against CALL_DEADLINE (when set)."""
+
+    def __init__(self, sock: socket.socket, *args: Any, **kwargs: Any) -> None:
+        super().__init__(sock, *args, **kwargs)
+        deadline = CALL_DEADLINE.get()
+        if deadline is not None:
+            unbounded, self.fp = self.fp, io.BufferedReader(DeadlineSocketReader(sock, deadline))
+            unbounded.close()  # releases its hold on the socket (socket._io_refs)
+
+
+class HandshakeDeadlineMixin:
+    """For an HTTPS connection class: a TLS handshake still going at the deadline is cut.
+
+    ssl reads the handshake with the connect timeout per read; shutting the socket down at
+    the deadline ends a dripped one (the call then fails with an SSL or connection error).
+    """
+
+    _handshake_watchdog: threading.Timer | None = None
+
+    def _new_conn(self) -> socket.socket:
+        sock: socket.socket = super()._new_conn()  # type: ignore[misc]
+        deadline = CALL_DEADLINE.get()
+        if deadline is not None:
+            watchdog = threading.Timer(deadline.remaining(), _shut_down, (sock,))
+            watchdog.daemon = True
+            watchdog.start()
+            self._handshake_watchdog = watchdog
+        return sock
+
+    def connect(self) -> None:
+        try:
+            super().connect()  # type: ignore[misc]
+        finally:
+            if self._handshake_watchdog is not None:
+                self._handshake_watchdog.cancel()
+                self._handshake_watchdog = None
+
+
+def _shut_down(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
