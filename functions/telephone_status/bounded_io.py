@@ -35,11 +35,18 @@ class DeadlineSocketReader(io.RawIOBase):
     def __init__(self, sock: socket.socket, deadline: Deadline) -> None:
         super().__init__()
         self._sock = sock
+        # Through the socket's own reader, which holds it open: http.client closes a
+        # `Connection: close` socket once the headers are read, before the body is.
+        self._raw = sock.makefile("rb", buffering=0)
         self._deadline = deadline
         self._per_read = sock.gettimeout()
 
     def readable(self) -> bool:
         return True
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
 
     def readinto(self, buffer: Any) -> int:
         remaining = self._deadline.remaining()
@@ -47,7 +54,10 @@ class DeadlineSocketReader(io.RawIOBase):
             raise TimeoutError("deadline passed while reading the answer")
         per_read = self._per_read
         self._sock.settimeout(remaining if per_read is None else min(per_read, remaining))
-        return self._sock.recv_into(buffer)
+        count = self._raw.readinto(buffer)
+        if count is None:  # only a non-blocking socket says "nothing yet"; ours wait
+            raise TimeoutError("no data from a non-blocking socket")
+        return count
 
 
 class DeadlineBoundResponse(http.client.HTTPResponse):
