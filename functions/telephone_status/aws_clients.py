@@ -13,8 +13,7 @@ client's retry of the same PIN costs no attempt (SPEC §6).
 
 botocore's read timeout counts per socket read, so a tier's budget holds only for an
 endpoint that answers in one go. Each client's connections read against the deadline of
-the call (bounded_io): a dripping endpoint, or a dripped TLS handshake, ends at the
-deadline whatever the tier.
+the call (bounded_io): a dripping endpoint ends at the deadline whatever the tier.
 """
 
 from __future__ import annotations
@@ -34,7 +33,7 @@ from botocore.awsrequest import (
 from botocore.client import BaseClient
 from botocore.config import Config
 
-from .bounded_io import CALL_DEADLINE, DeadlineBoundResponse, HandshakeDeadlineMixin
+from .bounded_io import CALL_DEADLINE, DeadlineBoundResponse
 from .deadline import Deadline
 
 if TYPE_CHECKING:
@@ -84,9 +83,7 @@ class _BoundAwsConnection(AWSHTTPConnection):
     response_class = DeadlineBoundResponse  # type: ignore[assignment]
 
 
-class _BoundAwsHTTPSConnection(  # type: ignore[misc]  # as botocore's own class
-    HandshakeDeadlineMixin, AWSHTTPSConnection
-):
+class _BoundAwsHTTPSConnection(AWSHTTPSConnection):
     response_class = DeadlineBoundResponse  # type: ignore[assignment]
 
 

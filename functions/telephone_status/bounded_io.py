@@ -1,8 +1,10 @@
 """Socket reads bounded by the invocation's deadline, for the upstream and the AWS clients.
 
-urllib3, http.client, botocore and ssl time out per read: every byte received restarts the
-clock, so a peer that drips its status line, headers, body or TLS handshake can hold a
-call far past any timeout. Hand-written because none of them has a total read timeout.
+urllib3, http.client and botocore time out per read: every byte received restarts the
+clock, so a peer that drips its status line, headers or body can hold a call far past
+any timeout. Hand-written because none of them has a total read timeout. (The TLS
+handshake needs nothing: ssl counts the connect timeout as a total for the whole
+handshake, and that timeout is never more than the time left.)
 
 The deadline reaches the connection classes through CALL_DEADLINE, since urllib3 and
 botocore pass them no such thing: the code about to make an outgoing call sets it.
@@ -10,11 +12,9 @@ botocore pass them no such thing: the code about to make an outgoing call sets i
 
 from __future__ import annotations
 
-import contextlib
 import http.client
 import io
 import socket
-import threading
 from contextvars import ContextVar
 from typing import Any
 
@@ -69,36 +69,3 @@ class DeadlineBoundResponse(http.client.HTTPResponse):
         if deadline is not None:
             unbounded, self.fp = self.fp, io.BufferedReader(DeadlineSocketReader(sock, deadline))
             unbounded.close()  # releases its hold on the socket (socket._io_refs)
-
-
-class HandshakeDeadlineMixin:
-    """For an HTTPS connection class: a TLS handshake still going at the deadline is cut.
-
-    ssl reads the handshake with the connect timeout per read; shutting the socket down at
-    the deadline ends a dripped one (the call then fails with an SSL or connection error).
-    """
-
-    _handshake_watchdog: threading.Timer | None = None
-
-    def _new_conn(self) -> socket.socket:
-        sock: socket.socket = super()._new_conn()  # type: ignore[misc]
-        deadline = CALL_DEADLINE.get()
-        if deadline is not None:
-            watchdog = threading.Timer(deadline.remaining(), _shut_down, (sock,))
-            watchdog.daemon = True
-            watchdog.start()
-            self._handshake_watchdog = watchdog
-        return sock
-
-    def connect(self) -> None:
-        try:
-            super().connect()  # type: ignore[misc]
-        finally:
-            if self._handshake_watchdog is not None:
-                self._handshake_watchdog.cancel()
-                self._handshake_watchdog = None
-
-
-def _shut_down(sock: socket.socket) -> None:
-    with contextlib.suppress(OSError):
-        sock.shutdown(socket.SHUT_RDWR)

@@ -27,7 +27,7 @@ from urllib3.exceptions import (
     SSLError,
 )
 
-from .bounded_io import CALL_DEADLINE, DeadlineBoundResponse, HandshakeDeadlineMixin
+from .bounded_io import CALL_DEADLINE, DeadlineBoundResponse
 from .deadline import Deadline
 from .errors import UpstreamBadResponse, UpstreamTimeout, UpstreamUnavailable
 
@@ -73,7 +73,7 @@ class _StrictHTTPConnection(urllib3.connection.HTTPConnection):
     response_class = _StrictStatusResponse
 
 
-class _StrictHTTPSConnection(HandshakeDeadlineMixin, urllib3.connection.HTTPSConnection):
+class _StrictHTTPSConnection(urllib3.connection.HTTPSConnection):
     response_class = _StrictStatusResponse
 
 

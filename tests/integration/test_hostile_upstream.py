@@ -304,7 +304,8 @@ TLS_SCRIPTS: Final = {
     "status line dripped": Script(drip(HEAD_OK.encode(), 0.5)),
     "headers dripped": Script([HEAD_OK.encode(), *drip(HEADERS_OK.encode(), 0.5)]),
     "body dripped": Script([(HEAD_OK + HEADERS_OK + "\r\n").encode(), *drip(STATUS_100_JSON, 0.5)]),
-    # A server hello record header, then its content a byte at a time: the handshake.
+    # A server hello record header, then its content a byte at a time: the handshake
+    # (ssl bounds it by the connect timeout as a whole; this keeps it that way).
     "handshake dripped": Script(
         drip(b"\x16\x03\x03\x00\x40" + b"\x02" * 16, 0.5), read_request=False
     ),
