@@ -354,7 +354,10 @@ def test_a_v1_reference_under_its_limit_keeps_its_count_on_upgrade(
     assert item["checks"] == {"N": str(MAX_ATTEMPTS)}
     # The window's distinct PINs are used up: a new one is refused, a repeat is not.
     function_env.sandbox.reset()
-    _assert_locked_out(function_env, _check(function_env, VENDOR_REFERENCE, ONE_MORE_PIN))
+    locked = assert_problem(
+        _check(function_env, VENDOR_REFERENCE, ONE_MORE_PIN), 429, "TOO_MANY_ATTEMPTS"
+    )
+    assert locked["attemptsRemaining"] == 0
     assert function_env.journal() == []
     repeat = _check(function_env, VENDOR_REFERENCE, GUESSES[left - 1])
     assert repeat["statusCode"] == 200
