@@ -28,7 +28,7 @@ from .models import (
     TelephoneStatusResponse,
 )
 from .observability import log_request_completed, logger, metrics
-from .request import parse_request
+from .request import event_shape_errors, parse_request
 
 ROUTE: Final = "/v1/telephone-status"
 JWKS_ROUTE: Final = "/v1/jwks.json"
@@ -256,14 +256,30 @@ def _problem(error: ApiError) -> Response[str]:
     correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True
 )
 @metrics.log_metrics
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    try:
-        result: dict[str, Any] = app.resolve(event, context)
-    except Exception as exc:
-        logger.error("Resolver failed", extra={"error_type": type(exc).__name__})
-        result = responses.internal_error_result(
-            responses.request_id(event, context.aws_request_id)
-        )
+def _handle(event: Any, context: LambdaContext) -> dict[str, Any]:
+    request_id = responses.request_id(event, context.aws_request_id)
+    shape_errors = event_shape_errors(event)
+    if shape_errors:
+        # Nothing reads an event of the wrong shape: it gets its 400 here.
+        result = responses.problem_result(InvalidRequest(shape_errors), request_id)
+    else:
+        try:
+            result = app.resolve(event, context)
+        except Exception as exc:
+            logger.error("Resolver failed", extra={"error_type": type(exc).__name__})
+            result = responses.internal_error_result(request_id)
     result = responses.finalise(result, event, service.allowed_origins())
     log_request_completed(event, result)
     return result
+
+
+def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
+    """Never raises: whatever goes wrong, the caller gets a problem answer."""
+    try:
+        answer: dict[str, Any] = _handle(event, context)
+    except Exception as exc:
+        logger.error("Handler failed", extra={"error_type": type(exc).__name__})
+        return responses.internal_error_result(
+            responses.request_id(event, context.aws_request_id)
+        )
+    return answer

@@ -24,7 +24,7 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import ParseError, fromstring
 
 from .catalogue import channel_of, description_of, state_of
-from .errors import UpstreamBadResponse, UpstreamUnavailable
+from .errors import UpstreamBadResponse, UpstreamError, UpstreamUnavailable
 from .models import StatusBody, TelephoneStatusResponse
 
 UpstreamFormat = Literal["json", "xml"]
@@ -80,13 +80,44 @@ class UpstreamFailure:
         return _ascii_lower(self.error_code) == INVALID_REFERENCE_CODE.lower()
 
 
+# What the readers raise on bytes they cannot read. expat (through defusedxml): ParseError
+# (a SyntaxError), DefusedXmlException (DTD, entities, external references forbidden),
+# LookupError (an encoding declaration Python has no codec for, or a bytes-to-bytes codec
+# such as zlib, hex or rot13), ValueError (UnicodeError included: bytes not in the
+# declared encoding), TypeError (a codec that yields no text), RecursionError, and
+# OverflowError / MemoryError on absurd input. json: ValueError (JSONDecodeError,
+# UnicodeDecodeError) and RecursionError (deep nesting).
+READ_ERRORS: Final = (
+    ParseError,
+    DefusedXmlException,
+    SyntaxError,
+    LookupError,
+    ValueError,
+    TypeError,
+    RecursionError,
+    OverflowError,
+    MemoryError,
+)
+
+
 def parse_upstream(
     body: bytes, upstream_format: UpstreamFormat
 ) -> UpstreamAnswer | UpstreamFailure:
     """Raises UpstreamUnavailable for empty or contentless answers, else UpstreamBadResponse."""
     if not body.strip(ASCII_WHITESPACE.encode()):
         raise UpstreamUnavailable(reason="empty upstream body")
-    document = _json_document(body) if upstream_format == "json" else _xml_document(body)
+    try:
+        document = _json_document(body) if upstream_format == "json" else _xml_document(body)
+    except UpstreamError:
+        raise
+    except READ_ERRORS:
+        raise UpstreamBadResponse(reason=f"upstream {upstream_format} could not be read") from None
+    except Exception as exc:
+        # Backstop: whatever else a reader raises, the bytes came from the upstream, so
+        # they are its bad response (502), never our 500; the type name says which.
+        raise UpstreamBadResponse(
+            reason=f"upstream {upstream_format} could not be read: {type(exc).__name__}"
+        ) from None
     return _interpret(document)
 
 
@@ -161,7 +192,7 @@ def _lenient_json(text: str) -> Any:
                 parse_constant=_reject_constant,
                 object_pairs_hook=_json_node,
             )
-        except (ValueError, RecursionError):
+        except READ_ERRORS:
             continue
     raise UpstreamBadResponse(reason="upstream JSON could not be parsed")
 
@@ -192,7 +223,7 @@ def _xml_document(body: bytes) -> _Node:
         body = body.lstrip()  # expat refuses whitespace before the XML declaration
         # forbid_dtd: ProxStop sends no DTD; refusing one also stops entity bombs and XXE.
         root = fromstring(body, forbid_dtd=True, forbid_entities=True, forbid_external=True)
-    except (ParseError, DefusedXmlException, ValueError, RecursionError):
+    except READ_ERRORS:
         raise UpstreamBadResponse(reason="upstream XML could not be parsed") from None
     tag = _tag(root)
     if tag == "failed":

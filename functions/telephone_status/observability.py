@@ -73,18 +73,23 @@ def record_upstream_latency(milliseconds: float) -> None:
     )
 
 
-def log_request_completed(event: dict[str, Any], result: dict[str, Any]) -> None:
+def log_request_completed(event: object, result: dict[str, Any]) -> None:
     """The request's one log line, carrying the keys appended while it was handled."""
     status = result.get("statusCode", 500)
     log = logger.info if status < 400 else logger.warning if status < 500 else logger.error
+    fields = event if isinstance(event, dict) else {}  # a hand-made event may be anything
     log(
         "Request completed",
         extra={
-            "method": event.get("httpMethod"),
-            "path": event.get("path"),  # never the query string: it may hold a PIN
+            "method": _string(fields.get("httpMethod")),
+            "path": _string(fields.get("path")),  # never the query string: it may hold a PIN
             "statusCode": result.get("statusCode"),
         },
     )
+
+
+def _string(value: object) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def count_send(channel: str, country: str) -> None:

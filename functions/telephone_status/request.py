@@ -44,6 +44,66 @@ class JsonNumberText:
     literal: str
 
 
+# The REST proxy event's members the function reads, and the shapes API Gateway gives
+# them. A direct invoke, a replay or an edited `sam local invoke` event can hold anything.
+_STRING = "a string"
+_STRING_MAP = "a map of strings"
+_LIST_MAP = "a map of lists of strings"
+_EVENT_MEMBERS: Final = {
+    "httpMethod": _STRING,
+    "path": _STRING,
+    "resource": _STRING,
+    "body": _STRING,
+    "headers": _STRING_MAP,
+    "queryStringParameters": _STRING_MAP,
+    "pathParameters": _STRING_MAP,
+    "stageVariables": _STRING_MAP,
+    "multiValueHeaders": _LIST_MAP,
+    "multiValueQueryStringParameters": _LIST_MAP,
+    "isBase64Encoded": "true or false",
+    "requestContext": "a map (with a string requestId)",
+}
+_REQUIRED_MEMBERS: Final = ("httpMethod", "path")
+
+
+def event_shape_errors(event: object) -> list[FieldError]:
+    """What is wrong with the shape of a REST proxy event (empty when nothing is).
+
+    Checked before anything reads the event, so that an odd shape is a 400 that says
+    which member is wrong, not an exception somewhere inside the routing or parsing.
+    """
+    if not isinstance(event, dict):
+        return [FieldError("event", "the event must be an API Gateway REST proxy event (a map)")]
+    errors = [
+        FieldError("event", f"{name} is required")
+        for name in _REQUIRED_MEMBERS
+        if event.get(name) is None
+    ]
+    for name, shape in _EVENT_MEMBERS.items():
+        value = event.get(name)
+        if value is not None and not _has_shape(value, shape):
+            errors.append(FieldError("event", f"{name} must be {shape}"))
+    return errors
+
+
+def _has_shape(value: object, shape: str) -> bool:
+    if shape == _STRING:
+        return isinstance(value, str)
+    if shape == "true or false":
+        return isinstance(value, bool)
+    if not isinstance(value, dict) or not all(isinstance(key, str) for key in value):
+        return False
+    if shape == _STRING_MAP:
+        return all(isinstance(item, str) for item in value.values())
+    if shape == _LIST_MAP:
+        return all(
+            isinstance(items, list) and all(isinstance(item, str) for item in items)
+            for items in value.values()
+        )
+    # requestContext: its requestId names the request in answers and logs.
+    return isinstance(value.get("requestId", ""), str)
+
+
 def parse_request(event: APIGatewayProxyEvent) -> TelephoneStatusRequest:
     query = _query_pairs(event)
     body = _raw_body(event)

@@ -48,7 +48,7 @@ from .observability import (
 )
 from .request import LOCALES, StartRequest, parse_start_request
 from .service import Dependencies, deadline_for, get_dependencies
-from .upstream import NotSent, UpstreamClient
+from .upstream import NotSent
 from .verification import rfc3339_utc
 
 STATUS_ROUTE: Final = "/v1/telephone-status"
@@ -64,8 +64,6 @@ class _Parts:
 
     deps: Dependencies
     guard: FraudGuard
-    sms: UpstreamClient
-    call: UpstreamClient
 
 
 _parts: _Parts | None = None
@@ -86,10 +84,6 @@ def _parts_for(deps: Dependencies) -> _Parts:
                 max_per_prefix=settings.max_sends_per_prefix,
                 max_per_hour=settings.max_sends_per_hour,
                 keep_seconds=settings.verification_ttl_seconds + RECORD_GRACE_SECONDS,
-            ),
-            sms=UpstreamClient(settings.api_url, settings.upstream_format, endpoint="telephonesms"),
-            call=UpstreamClient(
-                settings.api_url, settings.upstream_format, endpoint="telephonecall"
             ),
         )
     return _parts
@@ -185,9 +179,9 @@ def _send(
     }
     if request.channel == "call":
         fields["message"] = LOCALES[request.locale]
-    client = parts.call if request.channel == "call" else parts.sms
+    endpoint = "telephonecall" if request.channel == "call" else "telephonesms"
     try:
-        reply = client.send_once(fields, deadline)
+        reply = parts.deps.upstream.send_once(endpoint, fields, deadline)
     except NotSent as not_sent:
         # Nothing left this process: the counters are given back.
         parts.guard.give_back(admission, deadline)
