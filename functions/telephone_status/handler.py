@@ -51,7 +51,7 @@ _ERROR_RESPONSES: Final[dict[int, Any]] = {
         504: "UPSTREAM_TIMEOUT",
     }.items()
 }
-# SPEC §5: a 429 says when the attempt window ends.
+# A 429 says when the attempt window ends (docs/api.md#errors).
 _ERROR_RESPONSES[429]["headers"] = {
     "Retry-After": {
         "description": "Whole seconds until the PIN attempt window ends (at least 1).",
@@ -279,7 +279,5 @@ def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
         answer: dict[str, Any] = _handle(event, context)
     except Exception as exc:
         logger.error("Handler failed", extra={"error_type": type(exc).__name__})
-        return responses.internal_error_result(
-            responses.request_id(event, context.aws_request_id)
-        )
+        return responses.internal_error_result(responses.request_id(event, context.aws_request_id))
     return answer
