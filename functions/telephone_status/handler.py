@@ -39,7 +39,12 @@ _ERROR_RESPONSES: Final[dict[int, Any]] = {
     status: {"description": description, "content": _PROBLEM}
     for status, description in {
         400: "INVALID_REQUEST: a missing, malformed, unknown or repeated field; bad body",
-        404: "UNKNOWN_REFERENCE: ProxStop does not know this reference id",
+        404: (
+            "UNKNOWN_REFERENCE: ProxStop does not know this reference id, or (with"
+            " ACCEPT_EXTERNAL_REFERENCES=false) a PIN check on one this API did not start"
+        ),
+        409: "VERIFICATION_SUPERSEDED: a newer verification was started for the number",
+        410: "VERIFICATION_EXPIRED: a PIN check after the started verification's expiresAt",
         429: "TOO_MANY_ATTEMPTS: the PIN attempt limit for this reference id is reached",
         500: "INTERNAL_ERROR",
         502: "UPSTREAM_REJECTED or UPSTREAM_BAD_RESPONSE",
