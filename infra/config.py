@@ -88,7 +88,7 @@ class ApiKeyConfig(_Model):
     enabled: bool = False
     # Requests per day per key; None (the default) means no quota, only the throttle. The one
     # key ships inside every client, so a quota on it lets anyone lock every user out for a
-    # day: set one only with per-client keys (README, Security).
+    # day: set one only with per-client keys (docs/security.md#api-keys-and-quotas).
     quota_per_day: Annotated[int, Field(gt=0)] | None = None
 
 
@@ -127,7 +127,7 @@ class SecretConfig(_Model):
 
 
 class TokenConfig(_Model):
-    """Verification tokens (SPEC §9); the KMS signing key is created per environment."""
+    """Verification tokens (docs/api.md#verification-token); the KMS key is made per environment."""
 
     # None: the API's own base URL (https://<id>.execute-api.<region>.<suffix>/<stage>).
     issuer: Annotated[str, Field(min_length=1, max_length=512)] | None = None
@@ -197,12 +197,12 @@ class EnvironmentConfig(_Model):
     proxstop_api_url: str = "https://api.proxstop.com"
     proxstop_format: Literal["json", "xml"] = "json"
     max_code_attempts: Annotated[int, Field(ge=1, le=100)] = 5
-    # All PIN checks (repeats included) per reference id and window (SPEC §6).
+    # All PIN checks (repeats included) per reference id and window (docs/api.md#pin-attempt-limit).
     max_code_checks: Annotated[int, Field(ge=1, le=1000)] = 20
     secret_max_age_seconds: Annotated[int, Field(ge=0, le=86_400)] = 300
     alarms: AlarmThresholds = AlarmThresholds()
     # Lambda SnapStart on a published version behind a `live` alias. Off unless chosen: it adds
-    # snapshot cache and restore charges (README "SnapStart trade-off").
+    # snapshot cache and restore charges (docs/operations.md#snapstart).
     snap_start: Annotated[bool, Field(strict=True)] = False
     token: TokenConfig = TokenConfig()
     # Starting verifications (docs/api.md#starting-a-verification) and the fraud guard
@@ -328,7 +328,7 @@ class EnvironmentConfig(_Model):
     def _several_origins_need_the_waf(self) -> EnvironmentConfig:
         # API Gateway's own error responses can only carry a literal or a request header; with
         # several origins they reflect the Origin header, which is sound only while the WAF
-        # blocks every request whose Origin is outside the allow-list (README, CORS).
+        # blocks every request whose Origin is outside the allow-list (docs/security.md#cors).
         if len(self.cors_allow_origins) > 1 and not self.waf.enabled:
             raise ValueError(
                 "several corsAllowOrigins need waf.enabled (the WAF enforces the allow-list "

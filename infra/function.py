@@ -16,7 +16,7 @@ from infra.secret import ApiKeySecret
 from infra.signing_key import TokenSigningKey
 from infra.table import AttemptsTable
 
-# Chosen by cold start, not by default (README "Runtime choice"): the lowest published init of
+# Chosen by cold start, not by default (bench/README.md measures it): the lowest published init of
 # the SnapStart-capable runtimes (python3.12 71 ms, 3.13 96 ms, 3.14 113 ms; hello world, arm64,
 # 128 MB, Dec 2025), within noise of 3.13 for our function here, and compilable on this machine
 # kind (pyenv 3.12; no 3.14). cdk-nag's AwsSolutions-L1 is acknowledged below with that reason.

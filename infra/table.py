@@ -1,4 +1,4 @@
-"""The DynamoDB table counting PIN checks per reference id (SPEC §6)."""
+"""The DynamoDB table counting PIN checks per reference id (docs/api.md#pin-attempt-limit)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from constructs import Construct
 
 from infra.nag import acknowledge
 
-# Fixed by SPEC §6 so that tools outside the code can read the table.
+# Fixed (docs/api.md#table-layout) so that tools outside the code can read the table.
 PARTITION_KEY = "referenceId"
 TTL_ATTRIBUTE = "expiresAt"
 

@@ -70,7 +70,7 @@ def add_web_acl(
             priority=len(rules),
             # Blocks a client IP for as long as it stays over the limit; API Gateway then
             # answers 403 FORBIDDEN. Many users behind one carrier NAT share an IP: the
-            # limit is per environment in cdk.json (README, Security, trade-off).
+            # limit is per environment in cdk.json (docs/security.md#waf).
             action=wafv2.CfnWebACL.RuleActionProperty(block={}),
             statement=wafv2.CfnWebACL.StatementProperty(
                 rate_based_statement=wafv2.CfnWebACL.RateBasedStatementProperty(

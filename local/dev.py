@@ -90,7 +90,7 @@ def function_environment(
     start_countries: str | None = None,
     test_numbers: str | None = None,
 ) -> dict[str, str]:
-    """The function's environment (SPEC §2) for a local run against the emulator."""
+    """The function's environment (docs/configuration.md) for a local run against the emulator."""
     tokens = (
         {"TOKEN_SIGNING_KEY_ID": signing_key_id, "TOKEN_ISSUER": token_issuer}
         if signing_key_id

@@ -1,4 +1,6 @@
-"""PIN attempt limit (SPEC §6): distinct PINs per reference id, one conditional write per check.
+"""PIN attempt limit: distinct PINs per reference id, one conditional write per check.
+
+The rules and the table layout: docs/api.md#pin-attempt-limit.
 
 Item per canonical reference id: `guesses` (string set of keyed hashes, one per
 distinct PIN tried), `checks` (all PIN checks), `expiresAt` (TTL, end of the
@@ -357,7 +359,7 @@ class DynamoAttemptLimiter:
             result = self._clients(deadline).update_item(
                 TableName=self._table,
                 Key=key,
-                # REMOVE: a v1 item's counter, so that the item keeps the §6 layout.
+                # REMOVE: a v1 item's counter, so that the item keeps the documented layout.
                 UpdateExpression=(
                     "SET guesses = :guess, checks = :one, expiresAt = :expires REMOVE attempts"
                 ),

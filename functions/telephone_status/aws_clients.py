@@ -1,4 +1,4 @@
-"""boto3 clients whose timeouts fit the invocation's remaining time (SPEC §7).
+"""boto3 clients whose timeouts fit the invocation's remaining time (docs/upstream.md).
 
 botocore fixes connect/read timeouts and retries per client, so each service
 gets a few clients, one per budget tier, each built on first use and then
@@ -9,7 +9,7 @@ when none fits, the call is not started (CallDoesNotFit).
 Every tier makes one try only: botocore's retry pause can grow to seconds
 (throttling backoff, honoured `x-amz-retry-after`), which no budget inside a
 10 s function can promise. A failed AWS call fails closed instead, and a
-client's retry of the same PIN costs no attempt (SPEC §6).
+client's retry of the same PIN costs no attempt (docs/api.md#pin-attempt-limit).
 
 botocore's read timeout counts per socket read, so a tier's budget holds only for an
 endpoint that answers in one go. Each client's connections read against the deadline of

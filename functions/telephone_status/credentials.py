@@ -3,7 +3,7 @@
 Powertools caches the secret for SECRET_MAX_AGE_SECONDS. On top of it this
 keeps the last good key, so that a Secrets Manager outage does not take the
 API down while a key is known, and rate-limits forced re-reads after the
-upstream refuses the key (SPEC §7).
+upstream refuses the key (docs/upstream.md).
 """
 
 from __future__ import annotations
@@ -81,7 +81,7 @@ class ApiKeyStore:
         """The key to use now; raises only when no usable key is known.
 
         NotConfigured (503) while the secret holds the placeholder, so that the caller
-        fails before any attempt is counted or the upstream is called (SPEC §5);
+        fails before any attempt is counted or the upstream is called (docs/api.md#errors);
         ServiceUnavailable (503) when Secrets Manager cannot be reached in time;
         InternalError (500) when it answers that there is no usable key.
         """

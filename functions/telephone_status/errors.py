@@ -1,4 +1,4 @@
-"""Every error the API answers with, as exceptions carrying their SPEC §5 mapping.
+"""Every error the API answers with, with their HTTP status and code (docs/api.md#errors).
 
 Messages are fixed texts written here: nothing the upstream or the client sent
 (and so no key or PIN) ever reaches a response through them.
@@ -37,7 +37,17 @@ class ApiError(Exception):
 # Field names that may appear in logs. An unknown field's name is the client's text (it
 # could be anything, a PIN included), so logs only say that there was one.
 LOGGED_FIELD_NAMES = frozenset(
-    {"referenceId", "code", "body", "Content-Type", "phoneNumber", "channel", "locale", "query", "event"}
+    {
+        "referenceId",
+        "code",
+        "body",
+        "Content-Type",
+        "phoneNumber",
+        "channel",
+        "locale",
+        "query",
+        "event",
+    }
 )
 
 
@@ -90,7 +100,7 @@ class TooManyAttempts(ApiError):
     def __init__(self, *, retry_after_seconds: int, reason: str | None = None) -> None:
         super().__init__(reason=reason)
         self.attempts_remaining = 0
-        # Whole seconds until the attempt window ends (SPEC §5), never less than 1.
+        # Whole seconds until the attempt window ends (docs/api.md#errors), never less than 1.
         self.retry_after_seconds = max(1, retry_after_seconds)
 
 
@@ -102,7 +112,7 @@ class ServiceUnavailable(ApiError):
 
 
 class NotConfigured(ApiError):
-    """The secret still holds the placeholder a fresh stack starts with (SPEC §5)."""
+    """The secret still holds the placeholder a fresh stack starts with (docs/deploy.md)."""
 
     status = 503
     code = "NOT_CONFIGURED"

@@ -39,7 +39,12 @@ _ERROR_RESPONSES: Final[dict[int, Any]] = {
     status: {"description": description, "content": _PROBLEM}
     for status, description in {
         400: "INVALID_REQUEST: a missing, malformed, unknown or repeated field; bad body",
-        404: "UNKNOWN_REFERENCE: ProxStop does not know this reference id",
+        404: (
+            "UNKNOWN_REFERENCE: ProxStop does not know this reference id, or (with"
+            " ACCEPT_EXTERNAL_REFERENCES=false) a PIN check on one this API did not start"
+        ),
+        409: "VERIFICATION_SUPERSEDED: a newer verification was started for the number",
+        410: "VERIFICATION_EXPIRED: a PIN check after the started verification's expiresAt",
         429: "TOO_MANY_ATTEMPTS: the PIN attempt limit for this reference id is reached",
         500: "INTERNAL_ERROR",
         502: "UPSTREAM_REJECTED or UPSTREAM_BAD_RESPONSE",
@@ -51,7 +56,7 @@ _ERROR_RESPONSES: Final[dict[int, Any]] = {
         504: "UPSTREAM_TIMEOUT",
     }.items()
 }
-# SPEC §5: a 429 says when the attempt window ends.
+# A 429 says when the attempt window ends (docs/api.md#errors).
 _ERROR_RESPONSES[429]["headers"] = {
     "Retry-After": {
         "description": "Whole seconds until the PIN attempt window ends (at least 1).",
@@ -279,7 +284,5 @@ def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
         answer: dict[str, Any] = _handle(event, context)
     except Exception as exc:
         logger.error("Handler failed", extra={"error_type": type(exc).__name__})
-        return responses.internal_error_result(
-            responses.request_id(event, context.aws_request_id)
-        )
+        return responses.internal_error_result(responses.request_id(event, context.aws_request_id))
     return answer

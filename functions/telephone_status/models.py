@@ -1,4 +1,4 @@
-"""Pydantic models: the request (SPEC §3), the success body (§4), the problem body (§5)."""
+"""Pydantic models: the request, the success body, the problem body (docs/api.md)."""
 
 from __future__ import annotations
 
@@ -74,7 +74,7 @@ class TelephoneStatusRequest(BaseModel):
 
 
 def canonical_reference_id(value: object) -> str:
-    """SPEC §3: 32 ASCII hex characters, upper-cased; raises ValueError otherwise."""
+    """docs/api.md#request: 32 ASCII hex characters, upper-cased; raises ValueError otherwise."""
     if not isinstance(value, str) or not REFERENCE_ID_PATTERN.fullmatch(value):
         raise ValueError(REFERENCE_ID_MESSAGE)
     # Only ASCII reaches here, so upper() cannot fold a ligature such as "\ufb00" into "FF".
@@ -82,7 +82,9 @@ def canonical_reference_id(value: object) -> str:
 
 
 def canonical_code(value: object) -> str:
-    """SPEC §3: a PIN string, or a JSON integer literal (int); raises ValueError otherwise.
+    """A PIN string, or a JSON integer literal (int); raises ValueError otherwise.
+
+    The rule: docs/api.md#request.
 
     A JSON fraction or exponent (16322.0, 1e4) never arrives as an int: the request
     parser keeps such literals as JsonNumberText, which is neither str nor int here.
@@ -166,12 +168,12 @@ class TelephoneStatusResponse(BaseModel):
     verification: VerificationBody | None = Field(
         default=None,
         description="With codeValid true and token signing configured: a token the client's "
-        "backend verifies (SPEC §9); otherwise null.",
+        "backend verifies (docs/api.md#verification-token); otherwise null.",
     )
 
 
 class VerificationBody(BaseModel):
-    """A signed token the client hands to its own backend (SPEC §9)."""
+    """A signed token the client hands to its own backend (docs/api.md#verification-token)."""
 
     model_config = ConfigDict(frozen=True, populate_by_name=True)
 
@@ -187,7 +189,7 @@ class VerificationBody(BaseModel):
 
 
 class JsonWebKey(BaseModel):
-    """An EC P-256 public key (RFC 7517, RFC 7518 §6.2); `kid` is its RFC 7638 thumbprint."""
+    """An EC P-256 public key (RFC 7517, RFC 7518 section 6.2); `kid` is its RFC 7638 thumbprint."""
 
     model_config = ConfigDict(frozen=True)
 

@@ -4,7 +4,7 @@ Both formats are first reduced to the same tree (`_Node`: lower-cased ASCII
 keys; leaves are text exactly as written, JSON numbers by their literal; a key
 given twice, or a JSON array, is `_UNUSABLE`), and one decision (`_interpret`)
 reads that tree. So the same kind of document gives the same outcome in both
-formats (SPEC §4), and the client-facing body is byte-for-byte identical.
+formats (docs/api.md#success-response), and the client-facing body is byte-for-byte identical.
 
 Everything read from the upstream's bytes follows ASCII rules: numbers are
 ASCII digits only, whitespace is the four characters XML and JSON both call
@@ -43,7 +43,7 @@ _REFERENCE: Final = re.compile(r"[0-9A-Fa-f]{32}")
 INVALID_TELEPHONE_CODE: Final = "INVALID_TELEPHONE"
 # A status: ASCII digits only, zero padding allowed ("0100"), no sign, no fraction.
 _STATUS_DIGITS: Final = re.compile(r"[0-9]{1,12}")
-# SPEC §4: the only spellings of `valid` (after trimming ASCII whitespace).
+# The only spellings of `valid` (docs/upstream.md) (after trimming ASCII whitespace).
 _VALID_SPELLINGS: Final = {"0": 0, "-1": -1}
 
 
@@ -294,7 +294,8 @@ def _interpret(document: _Node) -> UpstreamAnswer | UpstreamFailure:
     if raw_valid is None:
         return UpstreamAnswer(status=status, valid=None)
     if not isinstance(raw_valid, str) or raw_valid.strip(ASCII_WHITESPACE) not in _VALID_SPELLINGS:
-        # Fail closed: anything but the exact spellings of 0 / -1 is a 502 (SPEC §4).
+        # Fail closed: anything but the exact spellings of 0 / -1 is a 502
+        # (docs/api.md#success-response).
         raise UpstreamBadResponse(reason="upstream valid is neither 0 nor -1")
     return UpstreamAnswer(status=status, valid=_VALID_SPELLINGS[raw_valid.strip(ASCII_WHITESPACE)])
 
@@ -312,7 +313,7 @@ def _failure(failed: Any) -> UpstreamFailure:
     if failed is _UNUSABLE:
         raise UpstreamBadResponse(reason="upstream repeated `failed`")
     # <failed>oops</failed>, <failed/>, {"failed": "oops"}, {"failed": ""}: the upstream
-    # says it failed without saying why; alike in both formats (SPEC §4).
+    # says it failed without saying why; alike in both formats (docs/upstream.md).
     if not isinstance(failed, dict):
         return UpstreamFailure(error_code=UNSPECIFIED_ERROR_CODE)
     error_code = failed.get("error_code")

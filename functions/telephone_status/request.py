@@ -1,4 +1,4 @@
-"""Turns an API Gateway event into a validated TelephoneStatusRequest (SPEC §3).
+"""Turns an API Gateway event into a validated TelephoneStatusRequest (docs/api.md#request).
 
 Query string, JSON body and form body are flattened into (name, value) pairs
 first, so that one pydantic model applies the same rules to all three.
@@ -109,7 +109,7 @@ def parse_request(event: APIGatewayProxyEvent) -> TelephoneStatusRequest:
     body = _raw_body(event)
     if event.http_method.upper() == "POST":
         if query:
-            # SPEC §3: a PIN must not travel in a URL, not even next to a body.
+            # A PIN must not travel in a URL, not even next to a body (docs/api.md#request).
             names = dict.fromkeys(FIELD_ALIASES.get(name, _printable(name)) for name, _ in query)
             raise InvalidRequest([FieldError(name, QUERY_ON_POST) for name in names])
         pairs = _body_pairs(body, event.headers.get("content-type")) if body else []
@@ -202,7 +202,7 @@ def _unquoted(value: str) -> str:
 
 
 def _check_charset(body: bytes, charset: str) -> None:
-    """Accepts a charset in which the body reads as the same text as in UTF-8 (SPEC §3).
+    """Accepts a charset in which the body reads as the same text as in UTF-8 (docs/api.md#request).
 
     So us-ascii or iso-8859-1 on a pure-ASCII body is fine, iso-8859-1 on "café" is not.
     """
@@ -222,7 +222,8 @@ def _json_pairs(body: bytes) -> list[tuple[str, Any]]:
             body.decode("utf-8-sig"),
             object_pairs_hook=_JsonObject,
             parse_constant=_reject_constant,
-            # SPEC §3: a PIN is an integer literal; 100.000000000000001 must not become 100.
+            # A PIN is an integer literal (docs/api.md#request): 100.000000000000001 must not
+            # become 100.
             parse_float=JsonNumberText,
         )
     except (ValueError, RecursionError):

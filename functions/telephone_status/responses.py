@@ -22,7 +22,8 @@ ALWAYS: Final = {
 EXPOSED_HEADERS: Final = "Retry-After, Allow"
 # A started verification's 201 also lets the browser read where to check it.
 CREATED_EXPOSED_HEADERS: Final = f"{EXPOSED_HEADERS}, Location"
-# Only the public key set may be cached (SPEC §5, §9); it changes only with a new KMS key.
+# Only the public key set may be cached (docs/api.md#verification-token); it changes only with
+# a new KMS key.
 KEY_SET_CACHE_CONTROL: Final = "public, max-age=3600"
 
 

@@ -135,7 +135,7 @@ def deadline_for(context: LambdaContext) -> Deadline:
 
 
 def key_set(context: LambdaContext) -> dict[str, list[dict[str, str]]] | None:
-    """The JWKS document (SPEC §9), or None when token signing is not configured."""
+    """The JWKS document, or None when token signing is off (docs/api.md#verification-token)."""
     signer = get_dependencies().signer
     return None if signer is None else signer.key_set(deadline_for(context))
 
@@ -146,7 +146,7 @@ def check_status(
     deadline = deadline_for(context)
     deps = get_dependencies()
     # The key first: a stack whose secret still holds the placeholder answers 503
-    # NOT_CONFIGURED before any attempt is counted or the upstream is called (SPEC §5),
+    # NOT_CONFIGURED before any attempt is counted or the upstream is called (docs/api.md#errors),
     # and a check is never counted when the upstream could not be asked anyway.
     key = deps.keys.current(deadline)
     attempts_remaining = None
@@ -184,7 +184,7 @@ def check_status(
         # Verified per sent is the pumping alarm's ratio: test numbers are never sent.
         count(VERIFIED_STARTS)
     if response.code_valid is True and deps.signer is not None:
-        # Only a correct PIN pays for signing; a failure is a 503 (SPEC §5).
+        # Only a correct PIN pays for signing; a failure is a 503 (docs/api.md#verification-token).
         issued = deps.signer.issue(
             request.reference_id,
             answer.status,

@@ -23,7 +23,7 @@ _BOOLEANS: Final = {"true": True, "false": False}
 
 
 class Settings(BaseModel):
-    """SPEC §2. Read once per cold start (see service.get_dependencies), never at import."""
+    """docs/configuration.md. Read once per cold start (service.get_dependencies), not at import."""
 
     model_config = ConfigDict(frozen=True, populate_by_name=True)
 
@@ -37,7 +37,7 @@ class Settings(BaseModel):
         int, Field(alias="SECRET_MAX_AGE_SECONDS", ge=0, le=86_400)
     ] = 300
     cors_allow_origins: Annotated[tuple[str, ...], Field(alias="CORS_ALLOW_ORIGINS")] = ("*",)
-    # Verification tokens (SPEC §9): off unless a KMS key is named.
+    # Verification tokens (docs/api.md#verification-token): off unless a KMS key is named.
     token_signing_key_id: Annotated[str | None, Field(alias="TOKEN_SIGNING_KEY_ID")] = None
     token_issuer: Annotated[str | None, Field(alias="TOKEN_ISSUER")] = None
     token_audience: Annotated[str | None, Field(alias="TOKEN_AUDIENCE")] = None
@@ -65,7 +65,7 @@ class Settings(BaseModel):
     @field_validator("api_url")
     @classmethod
     def _upstream_url(cls, value: str) -> str:
-        """SPEC §7: https://, or http:// to a loopback host only (the key is in the body)."""
+        """https://, or http:// to a loopback host only (the key is in the body)."""
         value = value.strip(" \t\r\n").rstrip("/")
         if not _URL_CHARACTERS.fullmatch(value):
             raise ValueError("must be an https base URL (printable ASCII)")

@@ -1,6 +1,6 @@
 """The ProxStop client: one pooled urllib3 connection pool, deadlines, safe retries.
 
-Retry rules (SPEC §7): a status-only lookup may be retried after connection
+Retry rules (docs/upstream.md): a status-only lookup may be retried after connection
 errors and 5xx; a lookup carrying a PIN only when the connection failed before
 the request was sent, since ProxStop may already have counted the attempt.
 """
@@ -45,7 +45,7 @@ REQUEST_HEADERS: Final = {
     "User-Agent": "telephone-status/1.0 (+urllib3)",
 }
 
-# An HTTP/1.x status line: the code is exactly three ASCII digits (RFC 9112 §4).
+# An HTTP/1.x status line: the code is exactly three ASCII digits (RFC 9112, section 4).
 _STATUS_LINE: Final = re.compile(rb"(HTTP/1\.[01]) ([0-9]{3})(?: ([^\r\n]*))?\r?\n")
 _MAX_STATUS_LINE: Final = 8192
 
@@ -327,7 +327,7 @@ def _malformed_http(error: ProtocolError) -> bool:
 
 
 def _declared_length(response: urllib3.BaseHTTPResponse) -> int | None:
-    """The Content-Length, ASCII digits only; repeated headers must agree (RFC 9110 §8.6)."""
+    """The Content-Length, ASCII digits only; repeated headers must agree (RFC 9110 8.6)."""
     values = response.headers.getlist("Content-Length")
     if not values:
         return None

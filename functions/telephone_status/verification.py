@@ -1,4 +1,6 @@
-"""Verification tokens (SPEC §9): ES256 JWS signed by an AWS KMS key, and its JWKS.
+"""Verification tokens: ES256 JWS signed by an AWS KMS key, and its JWKS.
+
+The contract: docs/api.md#verification-token.
 
 The private key never leaves KMS: `kms:Sign` signs the JWS signing input,
 `kms:GetPublicKey` gives the public key for `GET /v1/jwks.json` and the `kid`.
@@ -126,7 +128,7 @@ def der_p256_public_key(der: bytes) -> tuple[int, int]:
     curve, inner = _read_tlv(algorithm, inner, TAG_OID)
     if inner != len(algorithm) or key_type != OID_EC_PUBLIC_KEY or curve != OID_PRIME256V1:
         raise MalformedDer("not an EC key on P-256")
-    # No unused bits, then the uncompressed point 0x04 ‖ X ‖ Y (SEC 1 §2.3.3).
+    # No unused bits, then the uncompressed point 0x04 ‖ X ‖ Y (SEC 1, section 2.3.3).
     if len(bits) != 2 + 2 * COORDINATE_BYTES or bits[0] != 0 or bits[1] != 0x04:
         raise MalformedDer("not an uncompressed P-256 point")
     x = int.from_bytes(bits[2 : 2 + COORDINATE_BYTES], "big")

@@ -1,6 +1,6 @@
 """The sandbox's start endpoints: `telephonesms` and `telephonecall`, and the inbox.
 
-Upstream behaviour (shared/upstream/proxstop-start.md): `GET` or `POST` (form body) on
+Upstream behaviour (docs/upstream.md): `GET` or `POST` (form body) on
 `/telephonesms.{json,xml}` and `/telephonecall.{json,xml}`, fields `key`, `country`
 (1-3 digits), `phone` (the national number, digits only), `code` (the PIN: 3 to 5 digits,
 100-99999), optional `message` (SMS text, or the call's language), `ext` and `ref`. The
