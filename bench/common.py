@@ -31,7 +31,7 @@ START_LIMITS: Final = {
     "MAX_SENDS_PER_PHONE": 1000,
     "MIN_SEND_INTERVAL_SECONDS": 0,
     "MAX_SENDS_PER_PREFIX": 10_000,
-    "MAX_SENDS_PER_HOUR": 1_000_000_000,
+    "MAX_SENDS_PER_HOUR": 100_000_000,
 }
 START_ENVIRONMENT: Final = {"START_COUNTRIES": "US", **{k: str(v) for k, v in START_LIMITS.items()}}
 # Where the workers find the servers, for their bare reference round trips.
