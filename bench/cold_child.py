@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from typing import Any, cast
 
@@ -37,6 +38,9 @@ def main(event_path: str) -> None:
     from telephone_status.handler import lambda_handler  # noqa: PLC0415
 
     imported = time.perf_counter()
+    # The start route's libphonenumber must not be part of the PIN-check path's cold start.
+    if "phonenumbers" in sys.modules:
+        raise SystemExit("the handler import loaded phonenumbers")
     with open(event_path, encoding="utf-8") as handle:
         # The context is a duck type of LambdaContext.
         result = lambda_handler(json.load(handle), cast(Any, ColdContext()))
@@ -45,5 +49,6 @@ def main(event_path: str) -> None:
         "import_ms": (imported - started) * 1000,
         "first_invoke_ms": (done - imported) * 1000,
         "status_code": result.get("statusCode"),
+        "phonenumbers_loaded": "phonenumbers" in sys.modules,  # after the first response too
     }
     os.write(int(os.environ["BENCH_READY_FD"]), (json.dumps(report) + "\n").encode())

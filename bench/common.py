@@ -25,9 +25,22 @@ REGION: Final = "us-east-1"
 # stays far below both, and any 429 is a fault that stops the run instead of being measured.
 MAX_CODE_ATTEMPTS: Final = 1000
 MAX_CODE_CHECKS: Final = 10_000
+# Starts (US only, like dev): the fraud guard's limits raised so that it never refuses the
+# bench's numbers (bench/scenarios.py spreads them too); a refusal stops the run.
+START_LIMITS: Final = {
+    "MAX_SENDS_PER_PHONE": 1000,
+    "MIN_SEND_INTERVAL_SECONDS": 0,
+    "MAX_SENDS_PER_PREFIX": 10_000,
+    "MAX_SENDS_PER_HOUR": 100_000_000,
+}
+START_ENVIRONMENT: Final = {"START_COUNTRIES": "US", **{k: str(v) for k, v in START_LIMITS.items()}}
 # Where the workers find the servers, for their bare reference round trips.
 ENV_SANDBOX_URL: Final = "BENCH_SANDBOX_URL"
 ENV_MOTO_URL: Final = "BENCH_MOTO_URL"
+_START_SETTINGS: Final = (
+    *("MIN_SEND_INTERVAL_SECONDS", "TEST_NUMBERS", "CODE_LENGTH"),
+    *("VERIFICATION_TTL_SECONDS", "ACCEPT_EXTERNAL_REFERENCES"),
+)
 _SANDBOX_CHILD: Final = (
     "import sys; from local.sandbox import DEFAULT_KEY, start_sandbox; "
     "s = start_sandbox(0, DEFAULT_KEY); print(s.url, flush=True); sys.stdin.read(); s.stop()"
@@ -40,13 +53,15 @@ def loopback_environment() -> dict[str, str]:
         name: value
         for name, value in os.environ.items()
         if name.lower() not in ("http_proxy", "https_proxy", "all_proxy")
-        and not name.startswith(("AWS_", "POWERTOOLS_", "TOKEN_", "MAX_CODE_", "PROXSTOP_"))
+        and not name.startswith(("AWS_", "POWERTOOLS_", "TOKEN_", "MAX_", "PROXSTOP_", "START_"))
+        and name not in _START_SETTINGS
     }
     return {**env, "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
 
 
 def function_environment(sandbox_url: str, moto_url: str) -> dict[str, str]:
-    """A worker's environment: the function's variables (tokens off), pointed at the servers."""
+    """A worker's environment: the function's variables (tokens off, starts on), pointed at
+    the servers."""
     from local.emulator import local_aws_environment  # noqa: PLC0415 (boto3: slow to import)
 
     return {
@@ -58,6 +73,7 @@ def function_environment(sandbox_url: str, moto_url: str) -> dict[str, str]:
         "ATTEMPTS_TABLE_NAME": TABLE_NAME,
         "MAX_CODE_ATTEMPTS": str(MAX_CODE_ATTEMPTS),
         "MAX_CODE_CHECKS": str(MAX_CODE_CHECKS),
+        **START_ENVIRONMENT,
         "POWERTOOLS_SERVICE_NAME": "telephone-status",
         "POWERTOOLS_METRICS_NAMESPACE": "TelephoneStatus",
         ENV_SANDBOX_URL: sandbox_url,

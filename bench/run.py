@@ -88,6 +88,8 @@ def rows(results: dict[str, Any]) -> list[Row]:
             info("  wall p50 / CPU p50", f"{wall['p50']:.2f} / {cpu['p50']:.2f} ms"),
             info("  bare round trips p50", f"{references} ms"),
         ]
+    if (warmed := results.get("warm", {}).get("loaded_in_warmup")) is not None:
+        table.append(info("lazy imports loaded before measuring", ", ".join(warmed) or "none"))
     if cold_start := results.get("cold"):
         ours, boto3 = cold_start["ours"], cold_start["boto3"]
         table += [
@@ -98,6 +100,10 @@ def rows(results: dict[str, Any]) -> list[Row]:
             info(
                 "  of which import / first response",
                 f"{ours['import_ms']:.0f} / {ours['first_invoke_ms']:.0f} ms",
+            ),
+            info(
+                "  phonenumbers after the handler import",
+                "loaded" if cold_start["phonenumbers"] else "not loaded",
             ),
             info("  bare import boto3, median", f"{boto3['wall_ms']:.0f} ms"),
             at_most(
@@ -141,6 +147,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     args = parser.parse_args(argv)
     parts = {part.strip() for part in args.only.split(",") if part.strip()}
+    if args.warmup < 1:
+        parser.error("--warmup must be at least 1: the start route's first call imports")
     if unknown := parts - set(PARTS):
         parser.error(f"unknown part(s): {', '.join(sorted(unknown))}")
     WORK_DIR.mkdir(parents=True, exist_ok=True)

@@ -18,18 +18,28 @@ from urllib.parse import urlencode, urlsplit
 
 import urllib3
 
-from bench.common import MAX_CODE_ATTEMPTS, MAX_CODE_CHECKS, TABLE_NAME
-from bench.targets import PIN_OVERHEAD_P50_MS, STATUS_OVERHEAD_P50_MS
+from bench.common import MAX_CODE_ATTEMPTS, MAX_CODE_CHECKS, START_LIMITS, TABLE_NAME
+from bench.targets import PIN_OVERHEAD_P50_MS, START_OVERHEAD_P50_MS, STATUS_OVERHEAD_P50_MS
 from local.lambda_runtime import API_PATH, build_rest_event
 from local.sandbox import DEFAULT_KEY, PIN, VENDOR_REFERENCE, status_reference
 
 WRONG_PIN: Final = "54321"  # any other five digits: the sandbox answers valid = -1
+START_PATH: Final = "/v1/verifications"
 JSON: Final = (("Content-Type", "application/json"),)
 FORM: Final = (("Content-Type", "application/x-www-form-urlencoded"),)
 # Status-only lookups: every published class and plenty of unknown codes.
 STATUS_REFERENCES: Final = (VENDOR_REFERENCE, *(status_reference(c) for c in range(100, 1000, 7)))
 # PIN checks spread over 100 ids (sandbox status 100..199).
 CODE_REFERENCES: Final = tuple(status_reference(c) for c in range(100, 200))
+# Starts: +1 AAA 555 NNNN, valid US numbers for libphonenumber, NNNN from 1000 (the fictional
+# 555 01NN range of test numbers and sandbox faults stays out). A fresh number per request,
+# its range (all but the last 4 digits) rotating over 40 area codes.
+AREA_CODES: Final = (
+    *(201, 202, 203, 205, 206, 207, 208, 209, 210, 212, 213, 214, 215, 216, 217, 218, 219),
+    *(220, 223, 224, 225, 227, 228, 229, 231, 234, 235, 239, 240, 248, 251, 252, 253, 254),
+    *(256, 260, 262, 267, 269, 270),
+)
+BARE_PIN: Final = "13579"  # the bare start's PIN; the function's is random
 
 
 @dataclass(frozen=True)
@@ -141,34 +151,144 @@ def _bare_status(pin: str | None) -> Reference:
 def _bare_attempt(bare: Bare, i: int) -> object:
     """The function's own UpdateItem (expressions, values, return options) on an item of its
     own; the guess is an unkeyed stand-in of the same length."""
-    from telephone_status.attempts import REGISTER_CONDITION, REGISTER_UPDATE  # noqa: PLC0415
+    from telephone_status.attempts import (  # noqa: PLC0415
+        MAX_WINDOW_AHEAD_SECONDS,
+        REGISTER_CONDITION,
+        REGISTER_UPDATE,
+        WINDOW_SECONDS,
+    )
 
-    now, guess = int(time.time()), hashlib.sha256(f"bare:{i}".encode()).hexdigest()
+    now, guess = int(time.time()), _stand_in(f"guess:{i}")
     values = {
         ":guess": {"SS": [guess]},
         ":guessValue": {"S": guess},
         ":one": {"N": "1"},
-        ":expires": {"N": str(now + 86400)},
+        ":zero": {"N": "0"},
+        ":expires": {"N": str(now + WINDOW_SECONDS)},
         ":now": {"N": str(now)},
+        ":latest": {"N": str(now + MAX_WINDOW_AHEAD_SECONDS)},
         ":maxChecks": {"N": str(MAX_CODE_CHECKS)},
         ":maxAttempts": {"N": str(MAX_CODE_ATTEMPTS)},
+        ":numberType": {"S": "N"},
+        ":stringSetType": {"S": "SS"},
     }
+    return _update(bare, "BARE" + _code_ref(i)[4:], REGISTER_UPDATE, values, REGISTER_CONDITION)
+
+
+def _update(
+    bare: Bare,
+    key: str,
+    update: str,
+    values: dict[str, Any],
+    condition: str | None = None,
+    **more: str,
+) -> dict[str, Any]:
+    """A raw UpdateItem as the function sends it (conditional ones return the old item)."""
+    extra = {"ConditionExpression": condition, "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}
     return bare.aws(
         "dynamodb",
         "DynamoDB_20120810.UpdateItem",
         {
             "TableName": TABLE_NAME,
-            "Key": {"referenceId": {"S": "BARE" + _code_ref(i)[4:]}},
-            "UpdateExpression": REGISTER_UPDATE,
-            "ConditionExpression": REGISTER_CONDITION,
+            "Key": {"referenceId": {"S": key}},
+            "UpdateExpression": update,
             "ExpressionAttributeValues": values,
-            "ReturnValues": "ALL_NEW",
-            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+            **({"ReturnValues": "ALL_NEW", **extra} if condition else {}),
+            **more,
         },
     )
 
 
+def _stand_in(message: str) -> str:
+    """An unkeyed stand-in of a keyed hash: same length, never the function's own."""
+    return hashlib.sha256(f"bare:{message}".encode()).hexdigest()
+
+
 ATTEMPT_STORE: Final = Reference("attempt store", _bare_attempt)
+
+
+def _number(i: int) -> str:
+    area, line = AREA_CODES[i % len(AREA_CODES)], 1000 + i // len(AREA_CODES) % 9000
+    return f"+1{area}555{line:04d}"
+
+
+def _start_references() -> tuple[Reference, ...]:
+    """The round trips of a start to a fresh number, one per write of fraud_guard.py and
+    starts.py, each on items of its own with the function's expressions: the number's and the
+    range's windows, the hourly budget, the upstream send, the record, the newest reference."""
+
+    def window(name: str, of: Callable[[str], str], max_sends: int) -> Reference:
+        def send(bare: Bare, i: int) -> object:
+            from telephone_status.fraud_guard import (  # noqa: PLC0415
+                APPEND_CONDITION,
+                APPEND_UPDATE,
+            )
+
+            now = int(time.time())
+            values = {
+                ":now": {"N": str(now)},
+                ":expires": {"N": str(now + 86400)},
+                ":one": {"N": "1"},
+                ":nowList": {"L": [{"N": str(now)}]},
+                ":empty": {"L": []},
+                ":max": {"N": str(max_sends)},
+                ":intervalCutoff": {"N": str(now - START_LIMITS["MIN_SEND_INTERVAL_SECONDS"])},
+            }
+            return _update(bare, of(_number(i)), APPEND_UPDATE, values, APPEND_CONDITION)
+
+        return Reference(name, send)
+
+    def hour(bare: Bare, i: int) -> object:
+        from telephone_status.fraud_guard import HOUR_CONDITION, HOUR_UPDATE  # noqa: PLC0415
+
+        now = int(time.time())
+        values = {
+            ":one": {"N": "1"},
+            ":max": {"N": str(START_LIMITS["MAX_SENDS_PER_HOUR"])},
+            ":expires": {"N": str(now - now % 3600 + 3600 + 86400)},
+        }
+        key = "hour#bare" + time.strftime("%Y%m%d%H", time.gmtime(now))
+        return _update(bare, key, HOUR_UPDATE, values, HOUR_CONDITION)
+
+    def record(bare: Bare, i: int) -> object:
+        from telephone_status.starts import RECORD_UPDATE  # noqa: PLC0415
+
+        now = int(time.time())
+        values = {
+            ":phone": {"S": _number(i)},
+            ":channel": {"S": "sms"},
+            ":startedAt": {"N": str(now)},
+            ":verifyBy": {"N": str(now + 600)},
+            ":expires": {"N": str(now + 600 + 86400)},
+        }
+        return _update(bare, _stand_in(f"ref:{i}")[:32].upper(), RECORD_UPDATE, values)
+
+    def latest(bare: Bare, i: int) -> object:
+        from telephone_status.starts import LATEST_UPDATE  # noqa: PLC0415
+
+        ref = {":ref": {"S": _stand_in(f"ref:{i}")[:32].upper()}}
+        key = _phone_key(_number(i))
+        return _update(bare, key, LATEST_UPDATE, ref, ReturnValues="UPDATED_OLD")
+
+    def upstream(bare: Bare, i: int) -> None:
+        fields = {"country": "1", "phone": _number(i)[2:], "code": BARE_PIN}
+        bare.upstream("/telephonesms.json", fields)
+
+    return (
+        Reference("upstream", upstream),
+        window("number", _phone_key, START_LIMITS["MAX_SENDS_PER_PHONE"]),
+        window(
+            "range", lambda n: "prefix#" + _stand_in(n[:-4]), START_LIMITS["MAX_SENDS_PER_PREFIX"]
+        ),
+        Reference("budget", hour),
+        Reference("record", record),
+        Reference("latest", latest),
+    )
+
+
+def _phone_key(number: str) -> str:
+    return "phone#" + _stand_in(number)
+
 
 SCENARIOS: Final[tuple[Scenario, ...]] = (
     Scenario(
@@ -199,6 +319,24 @@ SCENARIOS: Final[tuple[Scenario, ...]] = (
         (_bare_status(WRONG_PIN), ATTEMPT_STORE),
         PIN_OVERHEAD_P50_MS,
         load_weight=4,
+    ),
+    Scenario(
+        "POST start (SMS)",
+        lambda i: Request(
+            "POST",
+            START_PATH,
+            headers=JSON,
+            body=json.dumps({"phoneNumber": _number(i), "channel": "sms"}),
+        ),
+        201,
+        lambda i, body: (
+            body["channel"] == "sms"
+            and body["phoneNumber"][-4:] == _number(i)[-4:]
+            and len(body["referenceId"]) == 32
+        ),
+        _start_references(),
+        START_OVERHEAD_P50_MS,
+        load_weight=1,
     ),
     # Load only from here on.
     Scenario(

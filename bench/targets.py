@@ -7,6 +7,8 @@ from typing import Final
 # Warm: the function's own time per request, beyond the bare round trips it cannot avoid.
 STATUS_OVERHEAD_P50_MS: Final = 1.0
 PIN_OVERHEAD_P50_MS: Final = 1.5
+# A start: beyond the upstream send and the fraud guard's and the record's writes.
+START_OVERHEAD_P50_MS: Final = 2.0
 OVERHEAD_P99_MS: Final = 3.0
 # Cold start as shipped, against a bare `import boto3` (what every Python Lambda that calls
 # AWS pays) in the same interpreter and run.

@@ -20,8 +20,9 @@ Environment it honours: PORT; DEMO_PORT; CORS_ALLOW_ORIGINS (default the demo pa
 origin); SANDBOX_PORT; START_COUNTRIES; TEST_NUMBERS;
 PROXSTOP_API_URL (use that upstream instead of starting the sandbox; its key
 is then read from PROXSTOP_API_KEY, default the sandbox key); PROXSTOP_FORMAT
-(json); MAX_CODE_ATTEMPTS (5); MAX_CODE_CHECKS (20, read by the function from the
-environment as is).
+(json); MAX_CODE_ATTEMPTS (5); MAX_CODE_CHECKS (20) and the fraud guard's limits
+(MAX_SENDS_PER_PHONE, MIN_SEND_INTERVAL_SECONDS, MAX_SENDS_PER_PREFIX, MAX_SENDS_PER_HOUR),
+read by the function from the environment as is (`make load` raises them).
 """
 
 from __future__ import annotations

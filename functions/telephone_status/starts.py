@@ -56,6 +56,12 @@ STATUS_ROUTE: Final = "/v1/telephone-status"
 # check to be told 410 rather than look like a reference the API never started.
 RECORD_GRACE_SECONDS: Final = 24 * 60 * 60
 INVALID_TELEPHONE_MESSAGE: Final = "the provider says this number cannot be reached"
+# The start's record, then its number's newest reference (named here for bench/ to reuse).
+RECORD_UPDATE: Final = (
+    "SET phoneNumber = :phone, channel = :channel, startedAt = :startedAt,"
+    " verifyBy = :verifyBy, expiresAt = :expires"
+)
+LATEST_UPDATE: Final = "SET latestReference = :ref"
 
 
 @dataclass(frozen=True)
@@ -252,10 +258,7 @@ def _record(
         ":verifyBy": {"N": str(verify_by)},
         ":expires": {"N": str(verify_by + RECORD_GRACE_SECONDS)},
     }
-    update = (
-        "SET phoneNumber = :phone, channel = :channel, startedAt = :startedAt,"
-        " verifyBy = :verifyBy, expiresAt = :expires"
-    )
+    update = RECORD_UPDATE
     if test_pin is not None:
         update += ", testNumber = :test"
         values[":test"] = {"BOOL": True}
@@ -271,7 +274,7 @@ def _record(
             client.update_item(
                 TableName=str(table),
                 Key={"referenceId": {"S": admission.phone_key}},
-                UpdateExpression="SET latestReference = :ref",
+                UpdateExpression=LATEST_UPDATE,
                 ExpressionAttributeValues={":ref": {"S": reference_id}},
                 ReturnValues="UPDATED_OLD",
             )
