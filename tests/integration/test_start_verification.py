@@ -982,3 +982,19 @@ def test_an_answered_start_is_never_repeated_and_counts(
     _configure(starts, MAX_SENDS_PER_PHONE="1", MIN_SEND_INTERVAL_SECONDS="0")
     assert_problem(_start(starts), 429, "TOO_MANY_SENDS")
     assert raw.requests == 1
+
+
+def test_the_started_reference_item_has_the_fixed_layout(starts: FunctionEnv) -> None:
+    before = int(time.time())
+    body = json.loads(_start(starts, channel="call")["body"])
+    item = starts.attempt_record(body["referenceId"])
+    assert item is not None
+    started_at = int(item["startedAt"]["N"])
+    assert before <= started_at <= int(time.time())
+    assert (item["phoneNumber"], item["channel"]) == ({"S": NUMBER}, {"S": "call"})
+    assert int(item["verifyBy"]["N"]) == started_at + 600 == _epoch(body["expiresAt"])
+    assert int(item["expiresAt"]["N"]) > int(item["verifyBy"]["N"])  # the TTL outlives it
+    # The guard and the record each read the clock: the same second, or the next.
+    assert 0 <= started_at + 30 - _epoch(body["resendAfter"]) <= 1
+    # Nothing about the PIN, and no attempt counted by starting.
+    assert not {"guesses", "checks", "code", "pin"} & set(item)
