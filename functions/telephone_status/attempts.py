@@ -116,6 +116,10 @@ class AttemptLimiter(Protocol):
     def started(self, reference_id: str, deadline: Deadline) -> StartedReference | None:
         """The start record of `reference_id`, if the API started it (a consistent read)."""
 
+    def first_verification(self, reference_id: str, deadline: Deadline) -> bool:
+        """Marks a started reference verified; True only the first time (the same PIN again,
+        a double tap, must not count as one more verified start)."""
+
 
 class NoAttemptLimit:
     """Used when ATTEMPTS_TABLE_NAME is unset (local experiments only)."""
@@ -127,6 +131,9 @@ class NoAttemptLimit:
 
     def started(self, reference_id: str, deadline: Deadline) -> StartedReference | None:
         return None
+
+    def first_verification(self, reference_id: str, deadline: Deadline) -> bool:
+        return False
 
 
 class KeyedHasher:
@@ -200,6 +207,27 @@ class DynamoAttemptLimiter:
                 reason=f"attempt store unreachable: {type(exc).__name__}"
             ) from None
         return _started(item or {})
+
+    def first_verification(self, reference_id: str, deadline: Deadline) -> bool:
+        try:
+            self._clients(deadline).update_item(
+                TableName=self._table,
+                Key={"referenceId": {"S": reference_id}},
+                UpdateExpression="SET verifiedAt = :now",
+                ConditionExpression=(
+                    "attribute_exists(startedAt) AND attribute_not_exists(verifiedAt)"
+                ),
+                ExpressionAttributeValues={":now": {"N": str(int(self._clock()))}},
+            )
+        except ClientError as exc:
+            if _error_code(exc) != CONDITION_FAILED:
+                logger.warning("verification not marked", extra={"error_type": type(exc).__name__})
+            return False
+        except (BotoCoreError, CallDoesNotFit) as exc:
+            # Only the verified-starts metric depends on it: the correct PIN still counts.
+            logger.warning("verification not marked", extra={"error_type": type(exc).__name__})
+            return False
+        return True
 
     def register_check(
         self, reference_id: str, pin: str, api_key: str, deadline: Deadline

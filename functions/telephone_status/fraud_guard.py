@@ -152,11 +152,15 @@ class FraudGuard:
                 return admission
             prefix_key = "prefix#" + self._hasher.hexdigest(api_key, f"prefix:{prefix}")
             try:
-                admission.taken.append(self._take(prefix_key, self._prefix, now, deadline).taken)
+                in_range = self._take(prefix_key, self._prefix, now, deadline)
+                admission.taken.append(in_range.taken)
                 admission.hour_key = self._take_hour(now, deadline)
             except Refused:
                 self.give_back(admission, deadline)
                 raise
+            # The range binds this number too: the next send to it waits for both windows.
+            admission.resend_after = max(phone.resend_after, in_range.resend_after)
+            admission.sends_remaining = min(phone.remaining, in_range.remaining)
             return admission
         except (BotoCoreError, ClientError, CallDoesNotFit) as exc:
             # Fail closed: without the counters nothing may be sent.

@@ -180,8 +180,14 @@ def check_status(
         codeChecked=request.code is not None,
         codeValid=response.code_valid,
     )
-    if response.code_valid is True and started is not None and not started.test_number:
-        # Verified per sent is the pumping alarm's ratio: test numbers are never sent.
+    if (
+        response.code_valid is True
+        and started is not None
+        and not started.test_number
+        and deps.limiter.first_verification(request.reference_id, deadline)
+    ):
+        # Verified per sent is the pumping alarm's ratio: test numbers are never sent, and a
+        # start counts once however often its PIN is checked again.
         count(VERIFIED_STARTS)
     if response.code_valid is True and deps.signer is not None:
         # Only a correct PIN pays for signing; a failure is a 503 (docs/api.md#verification-token).

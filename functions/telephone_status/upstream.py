@@ -237,13 +237,17 @@ class UpstreamClient:
                 ) from None
             except _Retryable as failure:
                 if deadline.expired():
-                    raise UpstreamTimeout(reason="upstream did not answer in time") from None
+                    # A timeout now, but whether the request left still decides (a start).
+                    late = UpstreamTimeout(reason="upstream did not answer in time")
+                    raise _Retryable(late, sent=failure.sent) from None
                 raise failure from None
 
     def _exchange(self, path: str, body: bytes, deadline: Deadline) -> tuple[int, bytes]:
         remaining = deadline.remaining()
         if remaining < MIN_TRY_SECONDS:
-            raise UpstreamTimeout(reason="no time left for the upstream call")
+            # Nothing left this process: a start that ends here has sent nothing.
+            late = UpstreamTimeout(reason="no time left for the upstream call")
+            raise _Retryable(late, sent=False)
         timeout = urllib3.Timeout(connect=min(CONNECT_TIMEOUT_CAP, remaining), read=remaining)
         try:
             response = self._pool.urlopen(

@@ -161,3 +161,47 @@ def test_requests_are_counted_and_reset_forgets_everything(sandbox: SandboxServe
         sandbox, "POST", "/telephonestatus.json", {"key": DEFAULT_KEY, "referenceid": reference}
     )
     assert json.loads(body)["failed"]["error_code"] == "INVALID_TELEREFERENCE"
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+def test_get_with_the_documented_optional_fields_starts_too(
+    sandbox: SandboxServer, fmt: str
+) -> None:
+    """The vendor documents GET with every field in the URL, `ext` and `ref` included."""
+    fields = {
+        "key": DEFAULT_KEY,
+        "country": "44",
+        "phone": "7400123456",
+        "code": "100",
+        "ext": "12,3",
+        "ref": "a note of the caller's",
+    }
+    status, body = _call(sandbox, "GET", f"/telephonecall.{fmt}", fields)
+    assert status == 200
+    reference = _parse(fmt, body)["response"]["ref"]
+    (message,) = _inbox(sandbox)
+    assert (message["phoneNumber"], message["code"], message["referenceId"]) == (
+        "+447400123456",
+        "100",
+        reference,
+    )
+
+
+@pytest.mark.parametrize(
+    ("fields", "error_code"),
+    [
+        (
+            {"phone": "\uff12\uff10\uff12\uff15\uff15\uff15\uff10\uff11\uff14\uff12"},
+            "INVALID_TELEPHONE",
+        ),
+        ({"code": "\uff11\uff12\uff13"}, "INVALID_CODE"),
+        ({"code": "100000"}, "INVALID_CODE"),
+        ({"key": ""}, "INVALID_KEY"),
+    ],
+)
+def test_non_ascii_digits_and_out_of_range_pins_fail(
+    sandbox: SandboxServer, fields: dict[str, str], error_code: str
+) -> None:
+    document = _start(sandbox, "telephonesms", "json", **fields)
+    assert document["failed"]["error_code"] == error_code
+    assert _inbox(sandbox) == []

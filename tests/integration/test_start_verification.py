@@ -27,7 +27,9 @@ from local.lambda_runtime import build_rest_event
 from local.sandbox import VENDOR_REFERENCE
 from local.sandbox.starts import fault_number
 from local.server import LocalApiServer, serve
+from tests.integration.raw_upstream import RawUpstream, Script, answer, raw_upstream
 from tests.integration.support import (
+    FORM_HEADERS,
     JSON_HEADERS,
     AwsProxy,
     assert_problem,
@@ -440,8 +442,9 @@ def test_range_limit_gives_back_the_number_quota(starts: FunctionEnv) -> None:
     assert_problem(refused, 429, "TOO_MANY_SENDS")
     assert 86_390 <= int(header(refused, "Retry-After") or 0) <= 86_400
     assert len(_start_requests(starts)) == 1
-    # The refused number's own quota was given back: with room in the range it goes through.
-    _configure(starts, MAX_SENDS_PER_PREFIX="2")
+    # The refused number's own quota was given back: with room in the range it goes through
+    # (and the range, with 5 more left, does not hide the number's 4).
+    _configure(starts, MAX_SENDS_PER_PREFIX="7")
     result = _start(starts, OTHER_SAME_RANGE)
     assert result["statusCode"] == 201
     assert json.loads(result["body"])["sendsRemaining"] == 4
@@ -640,14 +643,18 @@ def test_a_budget_refusal_gives_back_number_and_range(function_env: FunctionEnv)
             max_per_hour=per_hour,
         )
 
-    assert guard(1).admit("key", NUMBER, "+1202555", Deadline(5)).sends_remaining == 2
+    # The range's 2 leave 1: fewer than the number's 3 leave.
+    assert guard(1).admit("key", NUMBER, "+1202555", Deadline(5)).sends_remaining == 1
     with pytest.raises(Refused) as refused:
         guard(1).admit("key", OTHER_SAME_RANGE, "+1202555", Deadline(5))
     assert refused.value.layer == "budget"
     # Nothing of the refused start is left: the number has its whole hour (and no 30 s
     # wait), the range still has room for one more.
     roomy = guard(10)
-    assert roomy.admit("key", OTHER_SAME_RANGE, "+1202555", Deadline(5)).sends_remaining == 2
+    assert roomy.admit("key", OTHER_SAME_RANGE, "+1202555", Deadline(5)).sends_remaining == 0
+    phone_item = function_env.attempt_record(roomy.phone_key("key", OTHER_SAME_RANGE))
+    assert phone_item is not None
+    assert len(phone_item["sends"]["L"]) == 1
     with pytest.raises(Refused) as full:
         roomy.admit("key", "+12025550144", "+1202555", Deadline(5))
     assert full.value.layer == "prefix"
@@ -660,3 +667,334 @@ def test_code_length_four(starts: FunctionEnv) -> None:
     pins = [message["code"] for message in _inbox(starts, NUMBER)]
     assert len(pins) == 3
     assert all(len(pin) == 4 and pin[0] != "0" and pin.isdigit() for pin in pins)
+
+
+# --------------------------------------------------------------------------- edge classes
+
+
+def test_the_range_shows_in_resend_after_and_sends_remaining(starts: FunctionEnv) -> None:
+    """The next send to a number waits for its range too: the 201 says so."""
+    _configure(starts, MAX_SENDS_PER_PREFIX="2")
+    first = json.loads(_start(starts)["body"])
+    assert first["sendsRemaining"] == 1  # the range's day, not the number's hour (4)
+    assert _epoch(first["resendAfter"]) <= int(time.time()) + 30
+    second = json.loads(_start(starts, OTHER_SAME_RANGE)["body"])
+    assert second["sendsRemaining"] == 0
+    assert _epoch(second["resendAfter"]) >= int(time.time()) + 86_390
+    # What the 201 promised is what the guard does, for every number in the range.
+    refused = _start(starts, "+12025550144")
+    assert_problem(refused, 429, "TOO_MANY_SENDS")
+    assert int(header(refused, "Retry-After") or 0) >= 86_390
+
+
+def test_a_start_counts_as_verified_once(
+    starts: FunctionEnv, function_output: FunctionOutput
+) -> None:
+    """The same right PIN again (a double tap) must not feed the verified-per-sent ratio."""
+    reference = json.loads(_start(starts)["body"])["referenceId"]
+    (message,) = _inbox(starts, NUMBER)
+    for _ in range(3):
+        document = body_of(starts.invoke(lookup_event(reference, message["code"])))
+        assert document["codeValid"] is True
+        assert document["verification"] is not None
+    metrics = emf_metrics(function_output.read())
+    assert metrics["VerifiedStarts"] == 1
+    assert metrics["VerificationSends"] == 2  # one send (plain + by channel and country)
+
+
+@pytest.mark.parametrize(
+    "number",
+    [
+        "+\u0661\u0662\u0660\u0662\u0665\u0665\u0665\u0660\u0661\u0664\u0662",  # Arabic-Indic
+        "+\uff11\uff12\uff10\uff12\uff15\uff15\uff15\uff10\uff11\uff14\uff12",  # fullwidth digits
+        "\uff0b12025550142",  # fullwidth plus
+        " +12025550142",
+        "+12025550142 ",
+        "+12025550142\n",
+        "0012025550142",
+        "+02025550142",
+        "+1(202)5550142",
+        "+1202555",  # 7 digits
+        "+1202555014212345",  # 16 digits
+        "",
+    ],
+)
+def test_phone_number_spellings_are_400(starts: FunctionEnv, number: str) -> None:
+    document = assert_problem(_start(starts, number), 400, "INVALID_REQUEST")
+    assert [error["field"] for error in document["errors"]] == ["phoneNumber"]
+    assert starts.journal() == []
+
+
+@pytest.mark.parametrize(
+    ("payload", "fields"),
+    [
+        ({"phoneNumber": None, "channel": "sms"}, ["phoneNumber"]),
+        ({"phoneNumber": ["+12025550142"], "channel": "sms"}, ["phoneNumber"]),
+        ({"phoneNumber": NUMBER, "channel": "Sms"}, ["channel"]),
+        ({"phoneNumber": NUMBER, "channel": " sms"}, ["channel"]),
+        ({"phoneNumber": NUMBER, "channel": ["sms"]}, ["channel"]),
+        ({"phoneNumber": NUMBER, "channel": "call", "locale": None}, ["locale"]),
+        ({"phoneNumber": NUMBER, "channel": "call", "locale": "en-US"}, ["locale"]),
+        ({"phoneNumber": NUMBER, "channel": "call", "locale": "ar"}, ["locale"]),
+        ({"phonenumber": NUMBER, "channel": "sms"}, ["phonenumber", "phoneNumber"]),
+        ({"phoneNumber": NUMBER, "channel": "sms", "referenceId": "X"}, ["referenceId"]),
+    ],
+)
+def test_field_rules(starts: FunctionEnv, payload: dict[str, Any], fields: list[str]) -> None:
+    document = assert_problem(starts.invoke(start_event(payload)), 400, "INVALID_REQUEST")
+    assert [error["field"] for error in document["errors"]] == fields
+    assert starts.journal() == []
+
+
+def _raw_start_event(body: str, content_type: str | None, **extra: Any) -> dict[str, Any]:
+    headers = {} if content_type is None else {"Content-Type": content_type}
+    return build_rest_event("POST", START, headers=headers, body=body, **extra)
+
+
+_GOOD_JSON: Final = json.dumps({"phoneNumber": NUMBER, "channel": "sms"})
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "query"),
+    [
+        (_GOOD_JSON, "text/plain", None),
+        (_GOOD_JSON, None, None),
+        (_GOOD_JSON, "application/json; charset=utf-16", None),
+        (_GOOD_JSON, "application/json; charset=nonsense", None),
+        (_GOOD_JSON[:-1] + ',"pad":"' + "x" * 4096 + '"}', "application/json", None),
+        ("[" + _GOOD_JSON + "]", "application/json", None),
+        ("{'phoneNumber': '+12025550142'}", "application/json", None),
+        (
+            '{"phoneNumber":"+12025550142","channel":"sms","channel":"call"}',
+            "application/json",
+            None,
+        ),
+        ("phoneNumber=%2B12025550142&channel=sms&channel=call", FORM_HEADERS["Content-Type"], None),
+        ("phoneNumber=%2B12025550142&channel=sms&", FORM_HEADERS["Content-Type"], None),
+        ("", "application/json", None),
+        (_GOOD_JSON, "application/json", [("channel", "sms")]),
+        (_GOOD_JSON, "application/json", [("x", "")]),
+    ],
+)
+def test_body_rules_are_those_of_the_status_post(
+    starts: FunctionEnv, body: str, content_type: str | None, query: list[tuple[str, str]] | None
+) -> None:
+    assert_problem(
+        starts.invoke(_raw_start_event(body, content_type, query=query)), 400, "INVALID_REQUEST"
+    )
+    assert starts.journal() == []
+    assert _table(starts) == []
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (_GOOD_JSON, "application/json; charset=us-ascii"),
+        (_GOOD_JSON, "Application/JSON; charset=UTF-8"),
+        ('{"channel":"sms","phoneNumber":"+12025550142","channel":"sms"}', "application/json"),
+        ("phoneNumber=%2B12025550142&channel=sms", "application/x-www-form-urlencoded"),
+    ],
+)
+def test_accepted_bodies(starts: FunctionEnv, body: str, content_type: str) -> None:
+    result = starts.invoke(_raw_start_event(body, content_type))
+    assert result["statusCode"] == 201, result["body"]
+
+
+def test_a_locale_with_sms_is_accepted_and_not_sent(starts: FunctionEnv) -> None:
+    assert _start(starts, channel="sms", locale="ja")["statusCode"] == 201
+    (sent,) = _start_requests(starts)
+    assert sent["path"] == "/telephonesms.json"
+    assert "message" not in sent["form_keys"]
+
+
+def test_a_call_without_locale_is_in_english(starts: FunctionEnv) -> None:
+    assert _start(starts, channel="call")["statusCode"] == 201
+    (message,) = _inbox(starts, NUMBER)
+    assert message["language"] == "English"
+
+
+def test_validation_comes_before_the_key(starts: FunctionEnv) -> None:
+    from telephone_status.credentials import PLACEHOLDER_API_KEY  # noqa: PLC0415 (after env)
+
+    starts.put_secret(json.dumps({"apiKey": PLACEHOLDER_API_KEY}))
+    assert_problem(_start(starts, "+1202555"), 400, "INVALID_REQUEST")
+    assert_problem(_start(starts, NUMBER, "email"), 400, "INVALID_REQUEST")
+    # The number's own checks are step 3: after the key.
+    assert_problem(_start(starts, PREMIUM), 503, "NOT_CONFIGURED")
+    assert_problem(_start(starts, TEST_NUMBER), 503, "NOT_CONFIGURED")
+    assert_problem(_start(starts, FRENCH_MOBILE), 503, "NOT_CONFIGURED")
+    assert starts.journal() == []
+    assert _table(starts) == []
+
+
+@pytest.mark.parametrize(
+    ("number", "channel"),
+    [
+        ("+33891123456", "sms"),  # French premium rate
+        ("+33884012345", "call"),  # French shared cost
+        ("+33123456789", "sms"),  # French fixed line by SMS
+        ("+3361234567", "sms"),  # not valid for France
+    ],
+)
+def test_number_checks_come_before_the_country(
+    starts: FunctionEnv, number: str, channel: str
+) -> None:
+    """Outside START_COUNTRIES and a bad number: the number's 400 (step 3) wins."""
+    document = assert_problem(_start(starts, number, channel), 400, "INVALID_REQUEST")
+    assert [error["field"] for error in document["errors"]] == ["phoneNumber"]
+    # The same kind of number inside an allowed country is refused alike.
+    _configure(starts, START_COUNTRIES="FR")
+    assert_problem(_start(starts, number, channel), 400, "INVALID_REQUEST")
+    assert starts.journal() == []
+
+
+def test_a_good_number_outside_the_countries_is_403_and_counts_nothing(
+    starts: FunctionEnv,
+) -> None:
+    assert_problem(_start(starts, "+33123456789", "call"), 403, "COUNTRY_NOT_ALLOWED")
+    assert_problem(_start(starts, "+14165550123"), 403, "COUNTRY_NOT_ALLOWED")  # Canada
+    assert _table(starts) == []
+    assert starts.journal() == []
+
+
+@pytest.mark.parametrize("method", ["GET", "PUT", "DELETE", "PATCH", "HEAD"])
+def test_every_other_method_is_405_with_allow(starts: FunctionEnv, method: str) -> None:
+    result = starts.invoke(build_rest_event(method, START))
+    assert_problem(result, 405, "METHOD_NOT_ALLOWED")
+    assert header(result, "Allow") == "POST, OPTIONS"
+
+
+@pytest.mark.parametrize("method", ["GET", "PUT", "OPTIONS", "POST"])
+def test_a_route_that_is_off_is_404_for_every_method(
+    function_env: FunctionEnv, method: str
+) -> None:
+    _configure(function_env, START_COUNTRIES=" , ")
+    result = function_env.invoke(
+        build_rest_event(method, START, headers=JSON_HEADERS, body=_GOOD_JSON)
+    )
+    assert_problem(result, 404, "NOT_FOUND")
+    assert header(result, "Allow") is None
+    assert function_env.journal() == []
+
+
+def test_a_refusal_exposes_retry_after_to_browsers(starts: FunctionEnv) -> None:
+    _configure(starts, CORS_ALLOW_ORIGINS="https://app.example.com")
+    event = start_event({"phoneNumber": NUMBER, "channel": "sms"})
+    event["headers"]["Origin"] = "https://app.example.com"
+    event["multiValueHeaders"]["Origin"] = ["https://app.example.com"]
+    created = starts.invoke(event)
+    assert created["statusCode"] == 201
+    assert "Location" in (header(created, "Access-Control-Expose-Headers") or "")
+    assert header(created, "Access-Control-Allow-Origin") == "https://app.example.com"
+    refused = starts.invoke(event)
+    assert_problem(refused, 429, "TOO_MANY_SENDS")
+    assert "Retry-After" in (header(refused, "Access-Control-Expose-Headers") or "")
+
+
+def test_a_non_fictional_test_number_is_refused_at_run_time(starts: FunctionEnv) -> None:
+    real = "+14155552671"  # a 555 number outside the 0100-0199 range: not fictional
+    _configure(starts, TEST_NUMBERS=json.dumps({real: "24680"}))
+    assert_problem(_start(starts, real), 500, "INTERNAL_ERROR")
+    assert starts.journal() == []
+    assert _inbox(starts) == []
+
+
+def test_an_expired_test_number_reference_is_410(starts: FunctionEnv) -> None:
+    _configure(starts, VERIFICATION_TTL_SECONDS="1")
+    started = json.loads(_start(starts, TEST_NUMBER, "call")["body"])
+    time.sleep(max(0.0, _epoch(started["expiresAt"]) + 1.05 - time.time()))
+    reference = started["referenceId"]
+    assert_problem(starts.invoke(lookup_event(reference, TEST_PIN)), 410, "VERIFICATION_EXPIRED")
+    assert starts.checks(reference) is None
+    assert body_of(starts.invoke(lookup_event(reference)))["status"]["code"] == 100
+
+
+# --------------------------------------------------------------------------- odd upstreams
+
+
+@pytest.fixture
+def raw(starts: FunctionEnv) -> Iterator[RawUpstream]:
+    with raw_upstream() as server:
+        _configure(starts, PROXSTOP_API_URL=server.url, MIN_SEND_INTERVAL_SECONDS="0")
+        yield server
+
+
+def _reply(status: str, body: bytes) -> Script:
+    return answer(
+        f"HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {len(body)}",
+        body,
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "reference"),
+    [
+        (b'{"response":{"ref":"97a677dd3e0a42b8ea58d93d05bac89f"}}', VENDOR_REFERENCE),
+        (b'{"response":{"ref": 12345678901234567890123456789012}}', "1234567890" * 3 + "12"),
+        (b'{"ref": "97A677DD3E0A42B8EA58D93D05BAC89F"}', VENDOR_REFERENCE),
+    ],
+)
+def test_odd_but_readable_references(
+    starts: FunctionEnv, raw: RawUpstream, body: bytes, reference: str
+) -> None:
+    raw.play(_reply("200 OK", body))
+    result = _start(starts)
+    assert result["statusCode"] == 201, result["body"]
+    assert json.loads(result["body"])["referenceId"] == reference
+    assert header(result, "Location") == f"/v1/telephone-status?referenceId={reference}"
+    assert raw.requests == 1
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "http", "code"),
+    [
+        (
+            "200 OK",
+            b'{"response":{"ref":"97A677DD3E0A42B8EA58D93D05BAC89FF"}}',
+            502,
+            "UPSTREAM_BAD_RESPONSE",
+        ),
+        ("200 OK", b'{"response":{}}', 502, "UPSTREAM_BAD_RESPONSE"),
+        ("200 OK", b"", 503, "UPSTREAM_UNAVAILABLE"),
+        (
+            "400 Bad Request",
+            b'{"failed":{"error_code":"INVALID_TELEPHONE"}}',
+            400,
+            "INVALID_REQUEST",
+        ),
+        ("403 Forbidden", b"", 502, "UPSTREAM_REJECTED"),
+        ("200 OK", b'{"failed":{"error_code":"OUT_OF_CREDIT"}}', 502, "UPSTREAM_REJECTED"),
+        ("500 Internal Server Error", b"oops", 503, "UPSTREAM_UNAVAILABLE"),
+        ("503 Service Unavailable", b"", 503, "UPSTREAM_UNAVAILABLE"),
+        ("429 Too Many Requests", b"", 503, "UPSTREAM_UNAVAILABLE"),
+        ("302 Found", b"", 502, "UPSTREAM_BAD_RESPONSE"),
+    ],
+)
+def test_an_answered_start_is_never_repeated_and_counts(
+    starts: FunctionEnv, raw: RawUpstream, status: str, body: bytes, http: int, code: str
+) -> None:
+    raw.play(_reply(status, body))
+    document = assert_problem(_start(starts), http, code)
+    if http == 400:
+        assert [error["field"] for error in document["errors"]] == ["phoneNumber"]
+    assert raw.requests == 1
+    # It reached the upstream: it counts for the number (MAX_SENDS_PER_PHONE is 5).
+    _configure(starts, MAX_SENDS_PER_PHONE="1", MIN_SEND_INTERVAL_SECONDS="0")
+    assert_problem(_start(starts), 429, "TOO_MANY_SENDS")
+    assert raw.requests == 1
+
+
+def test_the_started_reference_item_has_the_fixed_layout(starts: FunctionEnv) -> None:
+    before = int(time.time())
+    body = json.loads(_start(starts, channel="call")["body"])
+    item = starts.attempt_record(body["referenceId"])
+    assert item is not None
+    started_at = int(item["startedAt"]["N"])
+    assert before <= started_at <= int(time.time())
+    assert (item["phoneNumber"], item["channel"]) == ({"S": NUMBER}, {"S": "call"})
+    assert int(item["verifyBy"]["N"]) == started_at + 600 == _epoch(body["expiresAt"])
+    assert int(item["expiresAt"]["N"]) > int(item["verifyBy"]["N"])  # the TTL outlives it
+    # The guard and the record each read the clock: the same second, or the next.
+    assert 0 <= started_at + 30 - _epoch(body["resendAfter"]) <= 1
+    # Nothing about the PIN, and no attempt counted by starting.
+    assert not {"guesses", "checks", "code", "pin"} & set(item)

@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import json
+import socket
 from typing import Any
 
 import pytest
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
-from telephone_status.errors import InvalidRequest, UpstreamBadResponse, UpstreamUnavailable
+from telephone_status.deadline import Deadline
+from telephone_status.errors import (
+    InvalidRequest,
+    UpstreamBadResponse,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
 from telephone_status.normalise import StartAnswer, UpstreamFailure, parse_start
 from telephone_status.request import parse_start_request
 from telephone_status.starts import new_pin
+from telephone_status.upstream import NotSent, UpstreamClient
 
 from local.lambda_runtime import build_rest_event
 
@@ -151,3 +159,22 @@ def test_new_pin(length: int) -> None:
     assert all(len(pin) == length and pin.isdigit() and pin[0] != "0" for pin in pins)
     assert len(pins) > 1500  # random, not a constant
     assert {pin[0] for pin in pins} == set("123456789")
+
+
+def test_a_start_without_time_left_is_not_sent() -> None:
+    """Cut before the request could leave: the caller learns nothing was sent (and gives
+    the guard's quota back), the error is still the timeout."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    try:
+        client = UpstreamClient(f"http://127.0.0.1:{listener.getsockname()[1]}", "json")
+        with pytest.raises(NotSent) as not_sent:
+            client.send_once("telephonesms", {"phone": "2025550142"}, Deadline(0.05))
+        assert isinstance(not_sent.value.error, UpstreamTimeout)
+        listener.settimeout(0.2)
+        with pytest.raises(TimeoutError):
+            listener.accept()  # no connection was ever opened
+        # A lookup sees the same timeout, unwrapped.
+        with pytest.raises(UpstreamTimeout):
+            client.fetch(key="k", reference_id=REF, code="12345", deadline=Deadline(0.05))
+    finally:
+        listener.close()
