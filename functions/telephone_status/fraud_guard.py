@@ -23,6 +23,7 @@ safe direction).
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -167,6 +168,16 @@ class FraudGuard:
             raise ServiceUnavailable(
                 "Verifications cannot be started right now; try again shortly.",
                 reason=f"send counters unreachable: {type(exc).__name__}",
+            ) from None
+        except _UnexpectedCounter as exc:
+            # Written by hand or by something else: no send on a count nobody can read
+            # (docs/operations.md says what to do).
+            logger.error(
+                "Send counter item has an unexpected shape", extra={"counterProblem": str(exc)}
+            )
+            raise ServiceUnavailable(
+                "Verifications cannot be started right now; try again shortly.",
+                reason=f"send counter unexpected: {exc}",
             ) from None
 
     def give_back(self, admission: Admission, deadline: Deadline) -> None:
@@ -323,13 +334,36 @@ def _key(value: str) -> dict[str, Any]:
     return {"referenceId": {"S": value}}
 
 
+class _UnexpectedCounter(Exception):
+    """A counter item in a shape this function does not write (`problem` names no values)."""
+
+
+_WHOLE_NUMBER: Final = re.compile(r"0|[1-9][0-9]{0,37}")
+
+
+def _whole_number(value: Any, name: str) -> int:
+    if (
+        isinstance(value, dict)
+        and set(value) == {"N"}
+        and isinstance(value["N"], str)
+        and _WHOLE_NUMBER.fullmatch(value["N"])
+    ):
+        return int(value["N"])
+    raise _UnexpectedCounter(f"{name} is not a whole number")
+
+
 def _times(item: dict[str, Any]) -> list[int]:
-    return [int(entry["N"]) for entry in item.get("sends", {}).get("L", [])]
+    """The send times of a counter item; an item of another shape never grants a send."""
+    if "sends" not in item:
+        return []
+    sends = item["sends"]
+    if not (isinstance(sends, dict) and set(sends) == {"L"} and isinstance(sends["L"], list)):
+        raise _UnexpectedCounter("sends is not a list")
+    return [_whole_number(entry, "a send time") for entry in sends["L"]]
 
 
 def _number(item: dict[str, Any], name: str) -> int | None:
-    value = item.get(name, {}).get("N")
-    return int(value) if value is not None else None
+    return _whole_number(item[name], name) if name in item else None
 
 
 def _error_code(exc: ClientError) -> str:

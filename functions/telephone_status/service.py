@@ -22,10 +22,8 @@ from .deadline import Deadline
 from .errors import (
     InternalError,
     UnknownReference,
-    UpstreamBadResponse,
     UpstreamError,
     UpstreamRejected,
-    UpstreamUnavailable,
 )
 from .models import TelephoneStatusRequest, TelephoneStatusResponse, VerificationBody
 from .normalise import UpstreamAnswer, UpstreamFailure, parse_upstream, to_response
@@ -41,7 +39,7 @@ from .observability import (
     record_upstream_latency,
 )
 from .settings import Settings
-from .upstream import StatusMeaning, UpstreamClient, status_meaning
+from .upstream import UpstreamClient, read_reply
 from .verification import TokenSigner
 
 # Time kept back from the invocation's deadline to build and return the answer.
@@ -249,18 +247,5 @@ def _exchange(
     )
     record_upstream_latency(reply.elapsed_ms)
     logger.append_keys(upstreamMs=round(reply.elapsed_ms, 1))
-    meaning = status_meaning(reply.status)
-    if meaning is StatusMeaning.UNAVAILABLE:
-        raise UpstreamUnavailable(reason=f"upstream HTTP {reply.status}")
-    if meaning is StatusMeaning.NOT_AN_ANSWER:
-        raise UpstreamBadResponse(reason=f"upstream HTTP {reply.status}")
-    if meaning is StatusMeaning.REFUSAL:
-        # A refusal (bad key, blocked account) may come as a 4xx with or without a document.
-        try:
-            outcome = parse_upstream(reply.body, deps.settings.upstream_format)
-        except UpstreamError:
-            outcome = None
-        if isinstance(outcome, UpstreamFailure):
-            return outcome
-        return UpstreamFailure(error_code=f"HTTP_{reply.status}")
-    return parse_upstream(reply.body, deps.settings.upstream_format)
+    upstream_format = deps.settings.upstream_format
+    return read_reply(reply, lambda body: parse_upstream(body, upstream_format))

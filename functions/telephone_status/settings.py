@@ -147,7 +147,7 @@ class Settings(BaseModel):
     @classmethod
     def _ascii_integer(cls, value: object) -> object:
         # int() would take "1_000", "+5" or non-ASCII digits.
-        if isinstance(value, str) and not re.fullmatch(r"[0-9]{1,9}", value.strip()):
+        if isinstance(value, str) and not re.fullmatch(r"[0-9]{1,10}", value.strip()):
             raise ValueError("must be a whole number written in ASCII digits")
         return value
 

@@ -30,13 +30,11 @@ from .errors import (
     InvalidRequest,
     RouteNotFound,
     ServiceUnavailable,
-    UpstreamBadResponse,
     UpstreamError,
     UpstreamRejected,
-    UpstreamUnavailable,
 )
 from .fraud_guard import Admission, FraudGuard, Refused
-from .normalise import StartAnswer, UpstreamFailure, parse_start
+from .normalise import StartAnswer, parse_start
 from .observability import (
     UPSTREAM_REJECTED,
     count,
@@ -48,7 +46,7 @@ from .observability import (
 )
 from .request import LOCALES, StartRequest, parse_start_request
 from .service import Dependencies, deadline_for, get_dependencies
-from .upstream import NotSent
+from .upstream import NotSent, read_reply
 from .verification import rfc3339_utc
 
 STATUS_ROUTE: Final = "/v1/telephone-status"
@@ -205,7 +203,8 @@ def _send(
     record_upstream_latency(reply.elapsed_ms)
     logger.append_keys(upstreamMs=round(reply.elapsed_ms, 1))
     try:
-        outcome = _interpret(reply.status, reply.body, parts.deps.settings.upstream_format)
+        upstream_format = parts.deps.settings.upstream_format
+        outcome = read_reply(reply, lambda body: parse_start(body, upstream_format))
     except UpstreamError as exc:
         count_upstream_failure(exc.kind)
         raise
@@ -220,22 +219,6 @@ def _send(
     # The start itself is not repeated: it may have been sent.
     parts.deps.keys.refresh_after_rejection(deadline)
     raise UpstreamRejected(reason=f"upstream error_code {outcome.error_code}")
-
-
-def _interpret(status: int, body: bytes, fmt: Any) -> StartAnswer | UpstreamFailure:
-    if status >= 500 or status == 429:
-        raise UpstreamUnavailable(reason=f"upstream HTTP {status}")
-    if 300 <= status < 400 or status < 200:
-        raise UpstreamBadResponse(reason=f"upstream HTTP {status}")
-    if status >= 400:
-        try:
-            outcome = parse_start(body, fmt)
-        except UpstreamError:
-            outcome = None
-        if isinstance(outcome, UpstreamFailure):
-            return outcome
-        return UpstreamFailure(error_code=f"HTTP_{status}")
-    return parse_start(body, fmt)
 
 
 def _record(

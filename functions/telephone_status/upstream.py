@@ -12,10 +12,10 @@ import http.client
 import random
 import re
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from enum import Enum
-from typing import Final
+from typing import Final, TypeVar
 from urllib.parse import urlencode
 
 import urllib3
@@ -30,7 +30,8 @@ from urllib3.exceptions import (
 
 from .bounded_io import CALL_DEADLINE, DeadlineBoundResponse
 from .deadline import Deadline
-from .errors import UpstreamBadResponse, UpstreamTimeout, UpstreamUnavailable
+from .errors import UpstreamBadResponse, UpstreamError, UpstreamTimeout, UpstreamUnavailable
+from .normalise import UpstreamFailure
 
 MAX_BODY_BYTES: Final = 64 * 1024
 # RFC 9110: Content-Length is 1*DIGIT (ASCII); str.isdigit() would also pass "²".
@@ -130,6 +131,33 @@ class UpstreamReply:
     body: bytes
     elapsed_ms: float
     tries: int
+
+
+Parsed = TypeVar("Parsed")
+
+
+def read_reply(
+    reply: UpstreamReply, parse: Callable[[bytes], Parsed | UpstreamFailure]
+) -> Parsed | UpstreamFailure:
+    """What a reply means, by the one status rule; `parse` reads the document of an answer.
+
+    5xx and 429: UpstreamUnavailable; 1xx and 3xx: UpstreamBadResponse; a 4xx is a refusal,
+    with the upstream's own failure document when it sent one (docs/upstream.md).
+    """
+    meaning = status_meaning(reply.status)
+    if meaning is StatusMeaning.UNAVAILABLE:
+        raise UpstreamUnavailable(reason=f"upstream HTTP {reply.status}")
+    if meaning is StatusMeaning.NOT_AN_ANSWER:
+        raise UpstreamBadResponse(reason=f"upstream HTTP {reply.status}")
+    if meaning is StatusMeaning.REFUSAL:
+        try:
+            outcome: Parsed | UpstreamFailure | None = parse(reply.body)
+        except UpstreamError:
+            outcome = None
+        if isinstance(outcome, UpstreamFailure):
+            return outcome
+        return UpstreamFailure(error_code=f"HTTP_{reply.status}")
+    return parse(reply.body)
 
 
 class NotSent(Exception):

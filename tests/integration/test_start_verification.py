@@ -998,3 +998,32 @@ def test_the_started_reference_item_has_the_fixed_layout(starts: FunctionEnv) ->
     assert 0 <= started_at + 30 - _epoch(body["resendAfter"]) <= 1
     # Nothing about the PIN, and no attempt counted by starting.
     assert not {"guesses", "checks", "code", "pin"} & set(item)
+
+
+@pytest.mark.parametrize(
+    "counter",
+    [
+        {"sends": {"S": "1700000000"}},
+        {"sends": {"L": [{"S": "1700000000"}]}},
+        {"sends": {"L": [{"N": "1.5"}]}},
+        {"sends": {"L": []}, "n": {"S": "3"}},
+        {"sends": {"L": []}, "lastSend": {"S": "yesterday"}},
+    ],
+    ids=["sends-string", "send-time-string", "send-time-fraction", "n-string", "last-send-string"],
+)
+def test_a_counter_item_of_another_shape_sends_nothing(
+    starts: FunctionEnv, counter: dict[str, Any]
+) -> None:
+    assert _start(starts)["statusCode"] == 201
+    (phone_key,) = [
+        item["referenceId"]["S"]
+        for item in _table(starts)
+        if item["referenceId"]["S"].startswith("phone#")
+    ]
+    dynamodb = starts._session().client("dynamodb", endpoint_url=starts.moto.endpoint_url)
+    dynamodb.put_item(
+        TableName=starts.table_name, Item={"referenceId": {"S": phone_key}, **counter}
+    )
+    # Fail closed: a count nobody can read grants no send (not a 500, not a 429).
+    assert_problem(_start(starts), 503, "SERVICE_UNAVAILABLE")
+    assert len(_start_requests(starts)) == 1

@@ -314,6 +314,7 @@ def test_blank_countries_turn_the_route_off(blank: str) -> None:
         ("MAX_SENDS_PER_PREFIX", "0"),
         ("MAX_SENDS_PER_HOUR", "0"),
         ("MAX_SENDS_PER_HOUR", "+5"),
+        ("MAX_SENDS_PER_HOUR", "1000000001"),
         ("TEST_NUMBERS", '{"+12025551234": "24680"}'),
         ("TEST_NUMBERS", '{"+12025550123": "02468"}'),
         ("TEST_NUMBERS", "not json"),
@@ -325,6 +326,19 @@ def test_blank_countries_turn_the_route_off(blank: str) -> None:
 def test_bad_start_settings_are_refused(name: str, value: str) -> None:
     with pytest.raises(ValidationError, match=name):
         Settings.from_environment({**SECRET, "ATTEMPTS_TABLE_NAME": "t", name: value})
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("MAX_SENDS_PER_HOUR", "1000000000"),
+        ("MAX_SENDS_PER_PREFIX", "10000"),
+        ("MIN_SEND_INTERVAL_SECONDS", "86400"),
+    ],
+)
+def test_start_settings_at_their_upper_bound_are_accepted(name: str, value: str) -> None:
+    settings = Settings.from_environment({**SECRET, "ATTEMPTS_TABLE_NAME": "t", name: value})
+    assert settings.model_dump(by_alias=True)[name] == int(value)
 
 
 @pytest.mark.parametrize(
