@@ -173,7 +173,8 @@ class FraudGuard:
             # Written by hand or by something else: no send on a count nobody can read
             # (docs/operations.md says what to do).
             logger.error(
-                "Send counter item has an unexpected shape", extra={"counterProblem": str(exc)}
+                "Send counter item has an unexpected shape",
+                extra={"counterKey": exc.key, "counterProblem": str(exc)},
             )
             raise ServiceUnavailable(
                 "Verifications cannot be started right now; try again shortly.",
@@ -199,6 +200,12 @@ class FraudGuard:
     # ------------------------------------------------------------------ windows
 
     def _take(self, key: str, window: _Window, now: int, deadline: Deadline) -> _Outcome:
+        try:
+            return self._take_from(key, window, now, deadline)
+        except _UnexpectedCounter as exc:
+            raise _UnexpectedCounter(str(exc), key) from None
+
+    def _take_from(self, key: str, window: _Window, now: int, deadline: Deadline) -> _Outcome:
         values: dict[str, Any] = {
             ":now": {"N": str(now)},
             ":expires": {"N": str(now + window.keep_seconds)},
@@ -335,7 +342,11 @@ def _key(value: str) -> dict[str, Any]:
 
 
 class _UnexpectedCounter(Exception):
-    """A counter item in a shape this function does not write (`problem` names no values)."""
+    """A counter item in a shape this function does not write (the message names no values)."""
+
+    def __init__(self, problem: str, key: str = "") -> None:
+        super().__init__(problem)
+        self.key = key  # a keyed hash, never a phone number: the operator deletes this item
 
 
 _WHOLE_NUMBER: Final = re.compile(r"0|[1-9][0-9]{0,37}")
