@@ -208,7 +208,6 @@ def test_each_current_call_defers_to_the_provider_cache_when_healthy(
 def test_fetch_failure_with_a_cached_key_keeps_the_key_and_backs_off_for_30_s(
     secrets: FakeSecrets, clock: Clock
 ) -> None:
-    assert RETRY_AFTER_FAILURE_SECONDS == 30
     store = make_store(secrets, clock)
     assert store.current(DEADLINE) == "key-1"
     secrets.value = GetParameterError("AccessDenied for arn:aws:secretsmanager:...")
@@ -266,7 +265,6 @@ def test_refresh_reports_an_unchanged_key(secrets: FakeSecrets, clock: Clock) ->
 
 
 def test_forced_refresh_happens_at_most_once_a_minute(secrets: FakeSecrets, clock: Clock) -> None:
-    assert FORCED_REFRESH_INTERVAL_SECONDS == 60
     store = make_store(secrets, clock)
     store.current(DEADLINE)
     assert store.refresh_after_rejection(DEADLINE) is False
