@@ -10,12 +10,14 @@ import pytest
 from tests.infra.infra_synth import (
     FUNCTION_LOGICAL_ID,
     SynthesizedEnvironment,
+    actions_of,
+    function_statements,
     get_att,
     invoked_function_arn,
+    methods_by_verb,
     ref,
+    resource_id,
 )
-from tests.infra.test_infra_api import methods_by_verb, resource_id
-from tests.infra.test_infra_iam import actions_of, function_statements
 
 pytestmark = pytest.mark.xdist_group("infra")
 

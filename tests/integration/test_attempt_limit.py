@@ -47,7 +47,7 @@ from tests.integration.support import (
 if TYPE_CHECKING:
     from types_boto3_dynamodb.client import DynamoDBClient
 
-    from tests.integration.conftest import FunctionEnv, FunctionOutput
+    from tests.integration.function_env import FunctionEnv, FunctionOutput
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
 

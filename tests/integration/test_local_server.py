@@ -29,7 +29,7 @@ from tests.integration.support import (
 )
 
 if TYPE_CHECKING:
-    from tests.integration.conftest import FunctionEnv
+    from tests.integration.function_env import FunctionEnv
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
 
