@@ -119,7 +119,7 @@ EXPECTED_STATUS: Final[dict[int, tuple[str, str, str | None]]] = {
     **{code: (*pair, None) for code, pair in UNKNOWN.items()},
 }
 
-# Deadlines themselves are timed in test_faults.py. Long enough that the attempt store's
+# Deadlines themselves are timed in test_upstream_faults.py. Long enough that the attempt store's
 # budget (it fits the time left too, SPEC §7) still leaves the upstream a try under load.
 SLOW_SCENARIO_TIMEOUT: Final = 1.5
 EVENTS_DIR: Final = ROOT / "events"
