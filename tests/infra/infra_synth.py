@@ -15,7 +15,8 @@ if TYPE_CHECKING:
     from infra.stack import TelephoneStatusStack
 
 ENV_NAMES = known_environment_names(cdk_json_context())
-# Fixed names other tools rely on (`sam local invoke ... TelephoneStatusFunction`, SPEC §2).
+# Fixed names other tools rely on (`sam local invoke ... TelephoneStatusFunction`,
+# docs/operations.md).
 FUNCTION_LOGICAL_ID = "TelephoneStatusFunction"
 HANDLER = "telephone_status.handler.lambda_handler"
 # The start route's function variables (fixed names, docs/configuration.md).

@@ -126,7 +126,7 @@ def function_env(
 
 
 # --------------------------------------------------------------------------- log hygiene
-# SPEC §5: no log line ever contains the API key or the PIN. Every integration
+# docs/security.md: no log line ever contains the API key or the PIN. Every integration
 # test's captured stdout/stderr/logs (and whatever a test read through the
 # `function_output` fixture) is searched for the sandbox key, every rotated key
 # and every PIN the suite sent; a hit fails the test, whatever it asserted.

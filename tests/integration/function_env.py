@@ -65,7 +65,10 @@ class FunctionEnv:
         secrets.put_secret_value(SecretId=self.secret_name, SecretString=secret_string)
 
     def attempts(self, reference_id: str) -> int | None:
-        """Distinct PINs recorded for `reference_id` (canonical form), if any (SPEC §6)."""
+        """Distinct PINs recorded for `reference_id` (canonical form), if any.
+
+        The table's layout: docs/api.md#pin-attempt-limit.
+        """
         item = self.attempt_record(reference_id)
         if item is None or "guesses" not in item:
             return None

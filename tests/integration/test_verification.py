@@ -1,4 +1,4 @@
-"""Verification tokens (SPEC §9, issue 9 item 1) through the whole local stack.
+"""Verification tokens (docs/api.md#verification-token) through the whole local stack.
 
 The local server runs the real handler against the sandbox and moto's KMS; the
 token is verified with PyJWT's `PyJWKClient` against the JWKS the server serves.
@@ -198,7 +198,7 @@ def test_key_set_is_rfc7517_with_an_rfc7638_kid(
     for member in ("x", "y", "kid"):
         assert "=" not in key[member]
         assert len(_unb64(key[member])) == 32
-    # RFC 7638 §3.2, computed here independently: required members, sorted, no whitespace.
+    # RFC 7638 section 3.2, computed here independently: required members, sorted, no whitespace.
     canonical = json.dumps(
         {name: key[name] for name in ("crv", "kty", "x", "y")},
         sort_keys=True,

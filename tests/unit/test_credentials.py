@@ -1,4 +1,7 @@
-"""SPEC §2/§7: the API key store on top of Secrets Manager (Powertools SecretsProvider)."""
+"""The API key store on top of Secrets Manager (Powertools SecretsProvider).
+
+Its settings: docs/configuration.md; caching, back-off and refresh: docs/upstream.md.
+"""
 
 from __future__ import annotations
 
@@ -303,7 +306,7 @@ def test_refresh_with_an_unusable_new_secret_is_not_a_change(
     assert secrets.calls[-1] == (SECRET_ID, MAX_AGE, True)
 
 
-# --- secrets that decode to no usable key (issue 11, item 10) -------------------------------
+# --- secrets that decode to no usable key ----------------------------------------------------
 
 UNUSABLE_SECRETS = [
     b"\xff\xfe\x00k\x00e\x00y",  # UTF-16
@@ -357,7 +360,7 @@ def test_only_printable_ascii_keys_are_usable(key: str) -> None:
     assert found == key.strip(" \t\r\n")
 
 
-# --- unreachable vs. refused (SPEC §5, §7) -------------------------------------------------
+# --- unreachable vs. refused (docs/api.md#errors, docs/upstream.md) ------------------------------
 
 
 def _wrapped(cause: BaseException) -> GetParameterError:

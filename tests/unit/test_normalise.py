@@ -1,4 +1,4 @@
-"""SPEC §4/§5 and the upstream reference: parsing ProxStop's XML and JSON, normalising them."""
+"""docs/upstream.md: parsing ProxStop's XML and JSON, normalising them."""
 
 from __future__ import annotations
 
@@ -110,7 +110,7 @@ def test_documented_failure_examples_are_an_unknown_reference(
     assert failure.is_unknown_reference
 
 
-def test_documented_success_gives_the_spec_example_body_in_both_formats() -> None:
+def test_documented_success_gives_the_example_body_in_both_formats() -> None:
     expected = {
         "referenceId": RID,
         "status": {
@@ -283,7 +283,7 @@ def test_xml_status_that_is_not_a_three_digit_number_is_a_bad_response(status: s
 
 
 def test_xml_status_element_holding_elements_is_a_bad_response() -> None:
-    """SPEC §5: a `status` of the wrong shape is a 502, as the same shape in JSON is."""
+    """docs/api.md#errors: a `status` of the wrong shape is a 502, as the same shape in JSON is."""
     with pytest.raises(UpstreamBadResponse):
         parse_upstream(json_doc({"status": {"code": "100"}}), "json")
     with pytest.raises(UpstreamBadResponse):
@@ -315,7 +315,7 @@ def test_xml_status_element_holding_elements_is_a_bad_response() -> None:
     ],
 )
 def test_conflicting_valid_values_fail_closed(body: bytes, fmt: UpstreamFormat) -> None:
-    """SPEC §4 (fail closed): an answer that says both -1 and 0 must not become codeValid true."""
+    """Fail closed: an answer that says both -1 and 0 must not become codeValid true."""
     with pytest.raises(UpstreamBadResponse):
         parse_upstream(body, fmt)
 

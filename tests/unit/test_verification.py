@@ -269,7 +269,9 @@ def test_header_and_claims_are_exactly_the_spec() -> None:
         "status": 100,
     }
     assert len(claims["jti"]) >= 22  # 128 random bits
-    assert issued.expires_at == "2026-12-01T10:20:00Z"  # the SPEC §4 example
+    assert (
+        issued.expires_at == "2026-12-01T10:20:00Z"
+    )  # the example in docs/api.md#success-response
     assert "aud" not in _part(
         _signer(FakeKms(), audience=None).issue(REFERENCE, 200, Deadline(5)).token, 1
     )
