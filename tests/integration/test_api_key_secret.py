@@ -152,10 +152,6 @@ def test_no_such_secret_is_500(function_env: FunctionEnv) -> None:
 
 # --- a secret with no usable key; a failed read remembered for the back-off ----------------------
 
-if TYPE_CHECKING:
-    from tests.integration.function_env import FunctionEnv, FunctionOutput
-
-
 SECRET_BYTES = b"s3cr3t-\xff\xfe-binary"
 
 
@@ -221,11 +217,12 @@ def test_a_failed_secret_read_is_remembered_so_40_requests_ask_at_most_twice(
     _break_secrets_manager(function_env, aws_proxy, how)
     first = function_env.invoke(get_event(VENDOR_REFERENCE), timeout_seconds=4.0)
     assert_problem(first, status, code)
-    started = time.monotonic()
     for index in range(REQUESTS - 1):
         event = lookup_event(VENDOR_REFERENCE, PIN if index % 2 else None)
+        started = time.monotonic()
         assert_problem(function_env.invoke(event, timeout_seconds=4.0), status, code)
-    # During the back-off the answer comes at once, not after another slow read.
-    assert time.monotonic() - started < 0.05 * REQUESTS
+        # During the back-off the answer comes at once, not after another read that stalls
+        # until the deadline (4 s): half of that tells the two apart on a loaded machine.
+        assert time.monotonic() - started < 2.0
     assert 1 <= aws_proxy.count(GET_SECRET_VALUE) <= 2
     assert function_env.journal() == []
