@@ -170,7 +170,9 @@ def test_arbitrary_bytes_as_a_key_are_refused(data: bytes) -> None:
 
 
 def test_truncated_or_extended_keys_are_refused() -> None:
-    for broken in (P256_SPKI[:-1], P256_SPKI + b"\x00", P256_SPKI[1:]):
+    # A NULL after the BIT STRING, inside the outer SEQUENCE (its length grown to match).
+    inner_trailer = bytes([0x30, P256_SPKI[1] + 2]) + P256_SPKI[2:] + b"\x05\x00"
+    for broken in (P256_SPKI[:-1], P256_SPKI + b"\x00", P256_SPKI[1:], inner_trailer):
         with pytest.raises(MalformedDer):
             der_p256_public_key(broken)
 
