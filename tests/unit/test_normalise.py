@@ -1,4 +1,4 @@
-"""docs/upstream.md: parsing ProxStop's XML and JSON, normalising them."""
+"""Parsing ProxStop's XML and JSON, normalising them (docs/upstream.md)."""
 
 from __future__ import annotations
 
