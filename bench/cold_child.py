@@ -38,7 +38,8 @@ def main(event_path: str) -> None:
 
     imported = time.perf_counter()
     with open(event_path, encoding="utf-8") as handle:
-        result = lambda_handler(json.load(handle), cast(Any, ColdContext()))  # the context's duck type
+        # ColdContext is the Lambda context's duck type.
+        result = lambda_handler(json.load(handle), cast(Any, ColdContext()))
     done = time.perf_counter()
     report = {
         "import_ms": (imported - started) * 1000,

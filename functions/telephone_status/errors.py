@@ -37,7 +37,17 @@ class ApiError(Exception):
 # Field names that may appear in logs. An unknown field's name is the client's text (it
 # could be anything, a PIN included), so logs only say that there was one.
 LOGGED_FIELD_NAMES = frozenset(
-    {"referenceId", "code", "body", "Content-Type", "phoneNumber", "channel", "locale", "query", "event"}
+    {
+        "referenceId",
+        "code",
+        "body",
+        "Content-Type",
+        "phoneNumber",
+        "channel",
+        "locale",
+        "query",
+        "event",
+    }
 )
 
 

@@ -279,7 +279,5 @@ def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
         answer: dict[str, Any] = _handle(event, context)
     except Exception as exc:
         logger.error("Handler failed", extra={"error_type": type(exc).__name__})
-        return responses.internal_error_result(
-            responses.request_id(event, context.aws_request_id)
-        )
+        return responses.internal_error_result(responses.request_id(event, context.aws_request_id))
     return answer
