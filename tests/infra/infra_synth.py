@@ -15,7 +15,8 @@ if TYPE_CHECKING:
     from infra.stack import TelephoneStatusStack
 
 ENV_NAMES = known_environment_names(cdk_json_context())
-# Fixed names other tools rely on (`sam local invoke ... TelephoneStatusFunction`, SPEC §2).
+# Fixed names other tools rely on (`sam local invoke ... TelephoneStatusFunction`,
+# docs/operations.md).
 FUNCTION_LOGICAL_ID = "TelephoneStatusFunction"
 HANDLER = "telephone_status.handler.lambda_handler"
 # The start route's function variables (fixed names, docs/configuration.md).
@@ -123,3 +124,39 @@ def function_metric_dimensions(env: SynthesizedEnvironment) -> list[dict[str, An
         resource = {"Fn::Join": ["", [ref(FUNCTION_LOGICAL_ID), ":live"]]}
         dimensions.append({"Name": "Resource", "Value": resource})
     return dimensions
+
+
+def function_statements(env: SynthesizedEnvironment) -> list[dict[str, Any]]:
+    role_id = env.resources[FUNCTION_LOGICAL_ID]["Properties"]["Role"]["Fn::GetAtt"][0]
+    statements: list[dict[str, Any]] = []
+    for policy in env.resources_of_type("AWS::IAM::Policy").values():
+        if ref(role_id) in policy["Properties"]["Roles"]:
+            statements.extend(policy["Properties"]["PolicyDocument"]["Statement"])
+    assert statements, "the function role has no policy"
+    return statements
+
+
+def actions_of(statement: dict[str, Any]) -> list[str]:
+    actions = statement["Action"]
+    return [actions] if isinstance(actions, str) else list(actions)
+
+
+def resource_id(env: SynthesizedEnvironment, path_part: str) -> str:
+    (found,) = [
+        logical_id
+        for logical_id, resource in env.resources_of_type("AWS::ApiGateway::Resource").items()
+        if resource["Properties"]["PathPart"] == path_part
+    ]
+    return found
+
+
+def methods_by_verb(
+    env: SynthesizedEnvironment, path_part: str = "telephone-status"
+) -> dict[str, dict[str, Any]]:
+    on_resource = ref(resource_id(env, path_part))
+    methods = env.resources_of_type("AWS::ApiGateway::Method").values()
+    return {
+        method["Properties"]["HttpMethod"]: method["Properties"]
+        for method in methods
+        if method["Properties"]["ResourceId"] == on_resource
+    }

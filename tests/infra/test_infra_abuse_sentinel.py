@@ -1,4 +1,4 @@
-"""Issue 9 item 5: the abuse sentinel on the synthesized templates, and its settings."""
+"""The abuse sentinel on the synthesized templates, and its settings (docs/operations.md)."""
 
 from __future__ import annotations
 

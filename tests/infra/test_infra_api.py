@@ -11,6 +11,7 @@ from tests.infra.infra_synth import (
     SynthesizedEnvironment,
     get_att,
     invoked_function_arn,
+    methods_by_verb,
     ref,
 )
 
@@ -19,27 +20,6 @@ pytestmark = pytest.mark.xdist_group("infra")
 
 def stage(env: SynthesizedEnvironment) -> tuple[str, dict[str, Any]]:
     return env.only("AWS::ApiGateway::Stage")
-
-
-def resource_id(env: SynthesizedEnvironment, path_part: str) -> str:
-    (found,) = [
-        logical_id
-        for logical_id, resource in env.resources_of_type("AWS::ApiGateway::Resource").items()
-        if resource["Properties"]["PathPart"] == path_part
-    ]
-    return found
-
-
-def methods_by_verb(
-    env: SynthesizedEnvironment, path_part: str = "telephone-status"
-) -> dict[str, dict[str, Any]]:
-    on_resource = ref(resource_id(env, path_part))
-    methods = env.resources_of_type("AWS::ApiGateway::Method").values()
-    return {
-        method["Properties"]["HttpMethod"]: method["Properties"]
-        for method in methods
-        if method["Properties"]["ResourceId"] == on_resource
-    }
 
 
 def test_one_regional_rest_api(env: SynthesizedEnvironment) -> None:

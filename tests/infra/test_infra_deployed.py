@@ -1,4 +1,4 @@
-"""What only a deployment would show, checked on the synthesized templates (issue 8).
+"""What only a deployment would show, checked on the synthesized templates.
 
 Each test walks the template JSON (never the construct code) and asserts it found what it
 walks, so that an empty template cannot pass.
@@ -21,8 +21,8 @@ from tests.infra.infra_synth import (
 
 pytestmark = pytest.mark.xdist_group("infra")
 
-# SPEC §5: API Gateway response type -> (HTTP status, code).
-SPEC_GATEWAY_RESPONSES = {
+# docs/api.md#errors: API Gateway response type -> (HTTP status, code).
+DOCUMENTED_GATEWAY_RESPONSES = {
     "MISSING_AUTHENTICATION_TOKEN": (404, "NOT_FOUND"),
     "THROTTLED": (429, "RATE_LIMITED"),
     "QUOTA_EXCEEDED": (429, "QUOTA_EXCEEDED"),
@@ -128,17 +128,19 @@ def test_every_alarm_action_reaches_a_topic_cloudwatch_may_publish_to(
 
 
 # 2 -------------------------------------------------------------------------------------------
-def test_every_gateway_response_has_the_spec_shape_and_cors(env: SynthesizedEnvironment) -> None:
+def test_every_gateway_response_has_the_documented_shape_and_cors(
+    env: SynthesizedEnvironment,
+) -> None:
     responses = {
         r["Properties"]["ResponseType"]: r["Properties"]
         for r in env.resources_of_type("AWS::ApiGateway::GatewayResponse").values()
     }
-    assert set(SPEC_GATEWAY_RESPONSES) | {"DEFAULT_4XX", "DEFAULT_5XX"} <= set(responses)
+    assert set(DOCUMENTED_GATEWAY_RESPONSES) | {"DEFAULT_4XX", "DEFAULT_5XX"} <= set(responses)
     origins = env.config.cors_allow_origins
     for response_type, props in responses.items():
         status = int(props["StatusCode"])  # a literal status on every response
         body = json.loads(props["ResponseTemplates"]["application/json"])
-        expected_status, expected_code = SPEC_GATEWAY_RESPONSES.get(
+        expected_status, expected_code = DOCUMENTED_GATEWAY_RESPONSES.get(
             response_type, (status, "GATEWAY_ERROR")
         )
         assert (status, body["status"], body["code"]) == (

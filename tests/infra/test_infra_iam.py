@@ -2,31 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
-from tests.infra.infra_synth import FUNCTION_LOGICAL_ID, SynthesizedEnvironment, get_att, ref
+from tests.infra.infra_synth import (
+    FUNCTION_LOGICAL_ID,
+    SynthesizedEnvironment,
+    actions_of,
+    function_statements,
+    get_att,
+    ref,
+)
 
 pytestmark = pytest.mark.xdist_group("infra")
 
 # X-Ray's trace upload actions accept no resource ARN; nothing else may use "*".
 ACTIONS_WITHOUT_RESOURCE_LEVEL_PERMISSIONS = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
-
-
-def function_statements(env: SynthesizedEnvironment) -> list[dict[str, Any]]:
-    role_id = env.resources[FUNCTION_LOGICAL_ID]["Properties"]["Role"]["Fn::GetAtt"][0]
-    statements: list[dict[str, Any]] = []
-    for policy in env.resources_of_type("AWS::IAM::Policy").values():
-        if ref(role_id) in policy["Properties"]["Roles"]:
-            statements.extend(policy["Properties"]["PolicyDocument"]["Statement"])
-    assert statements, "the function role has no policy"
-    return statements
-
-
-def actions_of(statement: dict[str, Any]) -> list[str]:
-    actions = statement["Action"]
-    return [actions] if isinstance(actions, str) else list(actions)
 
 
 def test_every_statement_allows_and_names_one_resource(env: SynthesizedEnvironment) -> None:

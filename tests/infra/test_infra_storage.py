@@ -1,4 +1,7 @@
-"""The attempts table (SPEC §6) and the API key secret, created or imported by name."""
+"""The attempts table and the API key secret, created or imported by name.
+
+The table's layout: docs/api.md#pin-attempt-limit.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,7 @@
-"""Verification tokens on the synthesized templates (SPEC §8, §9): the KMS key, exactly
-the function's rights on it, the JWKS route, the settings and the alarm."""
+"""Verification tokens on the synthesized templates (docs/api.md#verification-token).
+
+The KMS key, exactly the function's rights on it, the JWKS route, the settings and the alarm.
+"""
 
 from __future__ import annotations
 
@@ -10,12 +12,14 @@ import pytest
 from tests.infra.infra_synth import (
     FUNCTION_LOGICAL_ID,
     SynthesizedEnvironment,
+    actions_of,
+    function_statements,
     get_att,
     invoked_function_arn,
+    methods_by_verb,
     ref,
+    resource_id,
 )
-from tests.infra.test_infra_api import methods_by_verb, resource_id
-from tests.infra.test_infra_iam import actions_of, function_statements
 
 pytestmark = pytest.mark.xdist_group("infra")
 
@@ -163,7 +167,7 @@ def test_signing_failures_raise_an_alarm(env: SynthesizedEnvironment) -> None:
     assert len(alarms) == 1
     (alarm,) = alarms
     assert alarm["Namespace"] == env.config.metrics_namespace
-    assert alarm["Threshold"] == 3  # a few failures, never a single one (issue 8)
+    assert alarm["Threshold"] == 3  # a few failures, never a single one (one is noise)
     assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
     assert alarm["AlarmActions"]
     assert "OKActions" not in alarm

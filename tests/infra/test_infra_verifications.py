@@ -22,9 +22,10 @@ from tests.infra.infra_synth import (
     SynthesizedEnvironment,
     get_att,
     invoked_function_arn,
+    methods_by_verb,
     ref,
+    resource_id,
 )
-from tests.infra.test_infra_api import methods_by_verb, resource_id
 
 pytestmark = pytest.mark.xdist_group("infra")
 

@@ -2,7 +2,7 @@
 
 The worst kind of unreachable: the connect succeeds at once, then nothing comes
 back (a hung AWS endpoint, a stuck proxy). Used as AWS_ENDPOINT_URL to check
-that every AWS call still ends within the invocation's deadline (SPEC §7).
+that every AWS call still ends within the invocation's deadline (docs/upstream.md).
 """
 
 from __future__ import annotations

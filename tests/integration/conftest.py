@@ -14,120 +14,30 @@ import os
 import sys
 import uuid
 from collections.abc import Generator, Iterator
-from dataclasses import dataclass
-from typing import Any, Final
 
-import boto3
 import pytest
 
 from local.dev import conflicting_aws_variables, function_environment
 from local.emulator import (
-    DEFAULT_REGION,
     DEFAULT_SECRET_NAME,
     DEFAULT_TABLE_NAME,
     MotoServer,
     create_signing_key,
-    local_aws_environment,
     provision,
     start_moto,
 )
-from local.lambda_runtime import invoke
 from local.sandbox import (
     DEFAULT_KEY,
     SandboxServer,
-    control,
-    fetch_journal,
     reset_remote,
     start_sandbox,
 )
+from tests.integration.function_env import OUTPUT_READ, reset_cold_start_state
+
+# Re-exported: some test modules still import these types from conftest.
+from tests.integration.function_env import FunctionEnv as FunctionEnv  # noqa: PLC0414
+from tests.integration.function_env import FunctionOutput as FunctionOutput  # noqa: PLC0414
 from tests.integration.support import AwsProxy, flag_leaks, phase_output
-
-
-def sandbox_journal(sandbox: SandboxServer) -> list[dict[str, Any]]:
-    """Every upstream request the sandbox received since its last reset (over HTTP).
-
-    Test modules can import the same helper as `local.sandbox.fetch_journal(url)`.
-    """
-    return fetch_journal(sandbox.url)
-
-
-def _reset_cold_start_state() -> None:
-    from telephone_status.service import reset_cold_start_state  # noqa: PLC0415 (lazy)
-
-    reset_cold_start_state()
-
-
-@dataclass
-class FunctionEnv:
-    """One test's function environment, and the handles tests need around it."""
-
-    secret_name: str
-    table_name: str
-    sandbox: SandboxServer
-    moto: MotoServer
-    monkeypatch: pytest.MonkeyPatch
-    region: str = DEFAULT_REGION
-
-    def set_format(self, fmt: str) -> None:
-        """Switches PROXSTOP_FORMAT; the next invocation is a cold start that reads it."""
-        self.monkeypatch.setenv("PROXSTOP_FORMAT", fmt)
-        _reset_cold_start_state()
-
-    def invoke(self, event: dict[str, Any], timeout_seconds: float = 10.0) -> dict[str, Any]:
-        """Runs the real handler on `event` with a fresh context (its deadline included)."""
-        return invoke(event, timeout_seconds=timeout_seconds)
-
-    def journal(self) -> list[dict[str, Any]]:
-        return sandbox_journal(self.sandbox)
-
-    def set_upstream_key(self, key: str) -> None:
-        """Makes the sandbox accept only `key` from now on (the upstream side of a rotation)."""
-        control(self.sandbox.url, "POST", "key", {"key": key})
-
-    def put_secret(self, secret_string: str) -> None:
-        """Stores a new secret version (e.g. a rotated key: '{"apiKey": "..."}')."""
-        secrets = self._session().client("secretsmanager", endpoint_url=self.moto.endpoint_url)
-        secrets.put_secret_value(SecretId=self.secret_name, SecretString=secret_string)
-
-    def attempts(self, reference_id: str) -> int | None:
-        """Distinct PINs recorded for `reference_id` (canonical form), if any (SPEC §6)."""
-        item = self.attempt_record(reference_id)
-        if item is None or "guesses" not in item:
-            return None
-        return len(item["guesses"]["SS"])
-
-    def checks(self, reference_id: str) -> int | None:
-        """All PIN checks recorded for `reference_id` (canonical form), if any."""
-        item = self.attempt_record(reference_id)
-        if item is None or "checks" not in item:
-            return None
-        return int(item["checks"]["N"])
-
-    def clear_attempts(self) -> None:
-        """Deletes every attempt record (a fresh window for every reference id)."""
-        dynamodb = self._session().client("dynamodb", endpoint_url=self.moto.endpoint_url)
-        for item in dynamodb.scan(TableName=self.table_name, ConsistentRead=True)["Items"]:
-            dynamodb.delete_item(
-                TableName=self.table_name, Key={"referenceId": item["referenceId"]}
-            )
-
-    def attempt_record(self, reference_id: str) -> dict[str, Any] | None:
-        """The raw attempts-table item of `reference_id` (canonical form), if any."""
-        dynamodb = self._session().client("dynamodb", endpoint_url=self.moto.endpoint_url)
-        item: dict[str, Any] | None = dynamodb.get_item(
-            TableName=self.table_name,
-            Key={"referenceId": {"S": reference_id}},
-            ConsistentRead=True,
-        ).get("Item")
-        return item
-
-    def _session(self) -> boto3.session.Session:
-        credentials = local_aws_environment(self.moto.endpoint_url, self.region)
-        return boto3.session.Session(
-            aws_access_key_id=credentials["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=credentials["AWS_SECRET_ACCESS_KEY"],
-            region_name=self.region,
-        )
 
 
 @pytest.fixture(scope="session")
@@ -210,18 +120,16 @@ def function_env(
     ).items():
         monkeypatch.setenv(name, value)
     reset_remote(sandbox.url, DEFAULT_KEY)
-    _reset_cold_start_state()
+    reset_cold_start_state()
     yield env
-    _reset_cold_start_state()
+    reset_cold_start_state()
 
 
 # --------------------------------------------------------------------------- log hygiene
-# SPEC §5: no log line ever contains the API key or the PIN. Every integration
+# docs/security.md: no log line ever contains the API key or the PIN. Every integration
 # test's captured stdout/stderr/logs (and whatever a test read through the
 # `function_output` fixture) is searched for the sandbox key, every rotated key
 # and every PIN the suite sent; a hit fails the test, whatever it asserted.
-
-_OUTPUT_READ: Final = pytest.StashKey[list[str]]()
 
 
 @pytest.hookimpl(wrapper=True)
@@ -229,8 +137,8 @@ def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
-    read = item.stash.get(_OUTPUT_READ, [])
-    item.stash[_OUTPUT_READ] = []
+    read = item.stash.get(OUTPUT_READ, [])
+    item.stash[OUTPUT_READ] = []
     flag_leaks(report, "\n".join([phase_output(report), *read]))
     return report
 
@@ -262,20 +170,6 @@ def _function_logs_follow_stdout() -> Iterator[None]:
     handler.stream = previous
 
 
-@dataclass
-class FunctionOutput:
-    """What the function printed (JSON log lines, EMF metrics) since the last read."""
-
-    capsys: pytest.CaptureFixture[str]
-    item: pytest.Item
-
-    def read(self) -> str:
-        out, err = self.capsys.readouterr()
-        text = out + err
-        self.item.stash.setdefault(_OUTPUT_READ, []).append(text)  # still checked for leaks
-        return text
-
-
 @pytest.fixture
 def function_output(
     request: pytest.FixtureRequest, capsys: pytest.CaptureFixture[str]
@@ -293,6 +187,6 @@ def aws_proxy(function_env: FunctionEnv) -> Iterator[AwsProxy]:
     """
     proxy = AwsProxy(function_env.moto.endpoint_url, serialise_dynamodb=True)
     function_env.monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
-    _reset_cold_start_state()
+    reset_cold_start_state()
     with proxy:
         yield proxy

@@ -34,7 +34,7 @@ WRONG_PIN: Final = "54321"
 # --------------------------------------------------------------------------- secrets sent
 
 ROTATED_KEY_PREFIX: Final = "rotated-key-"
-# Every API key and PIN the suite sends: none may ever reach a log line (SPEC §5).
+# Every API key and PIN the suite sends: none may ever reach a log line (docs/security.md).
 SENSITIVE_KEYS: Final[set[str]] = {DEFAULT_KEY}
 SENSITIVE_PINS: Final[set[str]] = {PIN, WRONG_PIN}
 _ROTATED_KEY_RE: Final = re.compile(re.escape(ROTATED_KEY_PREFIX) + r"[0-9a-f]{8,}")
@@ -151,7 +151,7 @@ def body_of(result: dict[str, Any]) -> dict[str, Any]:
 def comparable_body(result: dict[str, Any]) -> str:
     """The raw body with the per-request `requestId` and token values blanked (nothing else).
 
-    A verification token differs per request (iat, jti); SPEC §4 sets it aside.
+    A verification token differs per request (iat, jti); docs/api.md#success-response sets it aside.
     """
     text = str(result["body"])
     text = re.sub(r'"(token|expiresAt)":"[^"]*"', r'"\1":""', text)
@@ -159,7 +159,7 @@ def comparable_body(result: dict[str, Any]) -> str:
 
 
 def assert_problem(result: dict[str, Any], status: int, code: str) -> dict[str, Any]:
-    """Asserts a SPEC §5 problem+json answer and returns its body."""
+    """Asserts a problem+json answer (docs/api.md#errors) and returns its body."""
     document = body_of(result)
     assert (result["statusCode"], document.get("code")) == (status, code), document
     assert header(result, "Content-Type") == "application/problem+json"
@@ -175,7 +175,10 @@ def assert_problem(result: dict[str, Any], status: int, code: str) -> dict[str, 
 def assert_status(
     result: dict[str, Any], reference: str, status: int, code_valid: bool | None
 ) -> dict[str, Any]:
-    """Asserts a SPEC §4 success answer for `reference` and returns its body."""
+    """Asserts a success answer for `reference` and returns its body.
+
+    The body's fields: docs/api.md#success-response.
+    """
     document = body_of(result)
     assert result["statusCode"] == 200, document
     assert header(result, "Content-Type") == "application/json"
@@ -220,7 +223,10 @@ def log_records(text: str) -> list[dict[str, Any]]:
 
 @dataclass(frozen=True)
 class Expect:
-    """A SPEC §4/§5 outcome: a problem `code`, or a 200 with `status` and `codeValid`."""
+    """An outcome: a problem `code`, or a 200 with `status` and `codeValid`.
+
+    Both are described in docs/api.md (#success-response, #errors).
+    """
 
     http: int
     code: str | None = None
@@ -241,7 +247,7 @@ UNAVAILABLE: Final = "UPSTREAM_UNAVAILABLE"
 BAD_RESPONSE: Final = "UPSTREAM_BAD_RESPONSE"
 REJECTED: Final = "UPSTREAM_REJECTED"
 
-# Sandbox fault number -> (outcome without a code, outcome with the right PIN), per SPEC §4/§5.
+# Sandbox fault number -> (outcome without a code, outcome with the right PIN), per docs/api.md.
 FAULT_EXPECTATIONS: Final[dict[int, tuple[Expect, Expect]]] = {
     1: _problem(504, TIMEOUT),  # sleeps past the deadline
     2: _problem(503, UNAVAILABLE),  # HTTP 500, small error document
@@ -252,7 +258,7 @@ FAULT_EXPECTATIONS: Final[dict[int, tuple[Expect, Expect]]] = {
     7: _problem(502, BAD_RESPONSE),  # truncated document
     8: _ok(100, valid_with_pin=True),  # the vendor's own (invalid) JSON sample
     9: _problem(503, UNAVAILABLE),  # neither status nor failed
-    # 10/11: a status-only lookup retries past the 5xx; a PIN check must not (SPEC §7).
+    # 10/11: a status-only lookup retries past the 5xx; a PIN check must not (docs/upstream.md).
     10: (Expect(200, status=100), Expect(503, UNAVAILABLE)),
     11: (Expect(200, status=100), Expect(503, UNAVAILABLE)),
     12: _problem(503, UNAVAILABLE),  # TCP reset mid-body

@@ -1,4 +1,6 @@
-"""SPEC §6 against the AWS emulator: distinct-PIN limit, check cap, table layout, failure modes.
+"""The PIN attempt limit against the AWS emulator (docs/api.md#pin-attempt-limit).
+
+Distinct-PIN limit, check cap, table layout, failure modes.
 
 The fixture gives each test its own attempts table (ATTEMPTS_TABLE_NAME), the
 default MAX_CODE_ATTEMPTS of 5 and MAX_CODE_CHECKS of 20.
@@ -47,7 +49,7 @@ from tests.integration.support import (
 if TYPE_CHECKING:
     from types_boto3_dynamodb.client import DynamoDBClient
 
-    from tests.integration.conftest import FunctionEnv, FunctionOutput
+    from tests.integration.function_env import FunctionEnv, FunctionOutput
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
 
@@ -573,7 +575,10 @@ def test_lockout_emits_a_metric_and_a_log_line_without_the_pin(
 def test_the_record_follows_the_distinct_pin_model(
     function_env: FunctionEnv, sequence: list[str], max_attempts: int, extra_checks: int
 ) -> None:
-    """Any sequence of PINs on the real table: allowed, refused and remaining as SPEC §6 says."""
+    """Any sequence of PINs on the real table: allowed, refused and remaining as documented.
+
+    The rule: docs/api.md#pin-attempt-limit.
+    """
     max_checks = max_attempts + extra_checks
     limiter = DynamoAttemptLimiter(
         AwsClients().dynamodb, function_env.table_name, max_attempts, max_checks

@@ -1,4 +1,4 @@
-"""SPEC §7 / issue 11 item 6: every AWS call fits the invocation's remaining time.
+"""Every AWS call fits the invocation's remaining time.
 
 Against AWS endpoints that accept connections and never answer, the function
 still gives its own answer (503 SERVICE_UNAVAILABLE) before its timeout, alone
@@ -30,7 +30,7 @@ from tests.integration.support import (
 )
 
 if TYPE_CHECKING:
-    from tests.integration.conftest import FunctionEnv
+    from tests.integration.function_env import FunctionEnv
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
 
@@ -78,7 +78,7 @@ def test_hung_attempt_store_with_a_cached_key_is_503_before_the_timeout(
 def test_slow_store_then_hung_forced_secret_read_is_503_before_the_timeout(
     function_env: FunctionEnv, aws_proxy: AwsProxy
 ) -> None:
-    """The chain of issue 11: attempt store slow, upstream refuses the key, re-read hangs."""
+    """The worst chain: attempt store slow, upstream refuses the key, re-read hangs."""
     timeout = 3.0
     assert function_env.invoke(get_event(VENDOR_REFERENCE))["statusCode"] == 200  # key cached
     function_env.sandbox.reset()

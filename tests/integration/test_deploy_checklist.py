@@ -22,7 +22,7 @@ import pytest
 
 from local.sandbox import DEFAULT_KEY
 from local.server import LocalApiServer, serve
-from tests.integration.conftest import FunctionEnv, _reset_cold_start_state
+from tests.integration.function_env import FunctionEnv, reset_cold_start_state
 from tools.deploy.aws import environment
 from tools.deploy.preflight import BOOTSTRAP_STACK_NAME, BOOTSTRAP_VERSION_PARAMETER
 from tools.deploy.secret_value import PLACEHOLDER_API_KEY, secret_document
@@ -63,7 +63,7 @@ def account(function_env: FunctionEnv) -> Iterator[Account]:
     apigateway = _client(function_env, "apigateway")
     secret_arn = secrets.describe_secret(SecretId=function_env.secret_name)["ARN"]  # type: ignore[attr-defined]
     function_env.put_secret(json.dumps({"apiKey": PLACEHOLDER_API_KEY}))
-    _reset_cold_start_state()
+    reset_cold_start_state()
     api_key_id = apigateway.create_api_key(  # type: ignore[attr-defined]
         name="telephone-status-prod",
         enabled=True,
@@ -151,7 +151,7 @@ def test_first_deploy_checklist_against_the_emulator(
     assert stored["SecretString"] == secret_document(DEFAULT_KEY)
 
     # A deployed function re-reads a placeholder secret within a minute; here, a new instance.
-    _reset_cold_start_state()
+    reset_cold_start_state()
     after_key = _make("smoke")
     assert after_key.returncode == 0, after_key.stdout + after_key.stderr
     assert "ProxStop answered" in after_key.stdout
@@ -178,7 +178,7 @@ def test_smoke_fails_when_the_key_is_refused(
 ) -> None:
     put = _make("put-key", stdin="not-the-key-proxstop-knows\n")
     assert put.returncode == 0, put.stderr
-    _reset_cold_start_state()
+    reset_cold_start_state()
     smoke = _make("smoke")
     assert smoke.returncode != 0
     assert "UPSTREAM_REJECTED" in smoke.stdout

@@ -1,6 +1,6 @@
 """End to end: the real handler in-process, over real HTTP to the sandbox and to moto.
 
-Issue 2: the vendor example in every request shape, every status class, every
+The vendor example in every request shape, every status class, every
 sandbox scenario in both upstream formats with byte-identical bodies, every
 file in events/ replayed, the key only ever in the upstream POST body, and
 `Cache-Control: no-store` on every response.
@@ -38,7 +38,7 @@ from tests.integration.support import (
 )
 
 if TYPE_CHECKING:
-    from tests.integration.conftest import FunctionEnv, FunctionOutput
+    from tests.integration.function_env import FunctionEnv, FunctionOutput
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
 
@@ -69,7 +69,7 @@ SHAPES: Final[dict[str, EventFactory]] = {
     "post-form": _post_form,
 }
 
-# SPEC §4 and the upstream reference: code -> (channel, state, description).
+# docs/api.md#success-response: code -> (channel, state, description).
 PUBLISHED: Final[dict[int, tuple[str, str, str]]] = {
     100: ("call", "delivered", "Call answered"),
     101: ("call", "failed", "Not answered"),
@@ -119,8 +119,8 @@ EXPECTED_STATUS: Final[dict[int, tuple[str, str, str | None]]] = {
     **{code: (*pair, None) for code, pair in UNKNOWN.items()},
 }
 
-# Deadlines themselves are timed in test_faults.py. Long enough that the attempt store's
-# budget (it fits the time left too, SPEC §7) still leaves the upstream a try under load.
+# Deadlines themselves are timed in test_upstream_faults.py. Long enough that the attempt store's
+# budget (it fits the time left too, docs/upstream.md) still leaves the upstream a try under load.
 SLOW_SCENARIO_TIMEOUT: Final = 1.5
 EVENTS_DIR: Final = ROOT / "events"
 # events/<name>.json -> expected HTTP status when replayed against the sandbox.
@@ -143,7 +143,7 @@ START_SETTINGS: Final = {"START_COUNTRIES": "US,GB", "TEST_NUMBERS": '{"+1202555
 
 
 def assert_key_only_in_post_body(journal: list[dict[str, Any]], fmt: str) -> None:
-    """SPEC §7: the key travels in a POST form body, never in a URL (and neither does a PIN)."""
+    """The key travels in a POST form body, never in a URL, nor does a PIN (docs/upstream.md)."""
     assert journal, "the sandbox saw no request"
     for entry in journal:
         assert entry["method"] == "POST"
@@ -350,7 +350,7 @@ def _replay(function_env: FunctionEnv, path: Path) -> None:
     if path.stem.startswith("start-"):
         _replayed_start(function_env, path.stem, result)
         return
-    if path.stem == "get-jwks":  # the one cacheable response (SPEC §9)
+    if path.stem == "get-jwks":  # the one cacheable response (docs/api.md#verification-token)
         assert header(result, "Cache-Control") == "public, max-age=3600"
         assert [key["alg"] for key in json.loads(result["body"])["keys"]] == ["ES256"]
         assert function_env.journal() == []  # the key set never asks the upstream

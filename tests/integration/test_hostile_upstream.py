@@ -1,9 +1,9 @@
-"""Issue 11, items 1 and 2: hostile upstream bytes over a raw socket (SPEC §5, §7).
+"""Hostile upstream bytes over a raw socket (docs/upstream.md, docs/api.md#errors).
 
 A 5xx is 503 UPSTREAM_UNAVAILABLE whatever its body (huge, slow, endless, garbage,
 a huge Content-Length alone), decided before any body is read, and a status-only
 lookup is retried on it. Whatever the upstream's bytes hold in the status line,
-headers or chunk sizes maps to a SPEC §5 upstream error, never to a 500.
+headers or chunk sizes maps to an upstream error (docs/api.md#errors), never to a 500.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ from tests.integration.support import (
 )
 
 if TYPE_CHECKING:
-    from tests.integration.conftest import FunctionEnv
+    from tests.integration.function_env import FunctionEnv
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
 
@@ -107,7 +107,7 @@ def test_5xx_is_503_unavailable_whatever_its_body_and_a_lookup_is_retried(
                 # Decided on the status: never waited for a slow or endless body (a
                 # body read would take 3 s or more; 3 tries with backoff take far less).
                 assert elapsed < 2.0, elapsed
-                # SPEC §7: a status-only lookup is retried on a 5xx, a PIN check never.
+                # docs/upstream.md: a status-only lookup is retried on a 5xx, a PIN check never.
                 assert raw.requests == (MAX_TRIES if code is None else 1)
 
 

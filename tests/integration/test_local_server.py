@@ -29,7 +29,7 @@ from tests.integration.support import (
 )
 
 if TYPE_CHECKING:
-    from tests.integration.conftest import FunctionEnv
+    from tests.integration.function_env import FunctionEnv
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
 
@@ -131,7 +131,7 @@ def test_404s(api: str) -> None:
 
 
 def test_json_code_is_an_integer_literal_only(api: str) -> None:
-    """SPEC §3: 16322.0 is a 400 (JSON Schema would call it an integer; the docs say so)."""
+    """16322.0 is a 400: JSON Schema would call it an integer; docs/api.md#request does not."""
     body = json.dumps({"referenceId": VENDOR_REFERENCE, "code": float(PIN)})
     assert body.endswith('"code": 16322.0}')
     response = HTTP.request("POST", f"{api}{API}", body=body, headers=JSON_HEADERS)
@@ -174,7 +174,7 @@ SCHEMA: Final = schemathesis.openapi.from_path(
 
 @SCHEMA.hook
 def map_body(context: Any, body: Any) -> Any:
-    """Writes an integral `code` as the integer literal SPEC §3 requires.
+    """Writes an integral `code` as the integer literal docs/api.md#request requires.
 
     JSON Schema cannot tell 16322 from 16322.0 (both are "integers"), but the API accepts
     only the literal 16322 (test_json_code_is_an_integer_literal_only); the description

@@ -32,7 +32,7 @@ from tests.integration.support import (
 )
 
 if TYPE_CHECKING:
-    from tests.integration.conftest import FunctionEnv
+    from tests.integration.function_env import FunctionEnv
 
 CLEAN_LINE: Final = (
     '{"level":"INFO","message":"Status looked up","timestamp":"2026-01-15 12:00:00,163+0000",'

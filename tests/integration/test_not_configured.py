@@ -1,4 +1,4 @@
-"""SPEC §5 NOT_CONFIGURED: a fresh stack's placeholder key never reaches ProxStop.
+"""NOT_CONFIGURED (docs/api.md#errors): a fresh stack's placeholder key never reaches ProxStop.
 
 Checked before any attempt is counted or the upstream is called; a metric and an ERROR log
 line saying what to do; and once the key is put in, the same request gets a real answer.
@@ -24,7 +24,7 @@ from tests.integration.support import (
 )
 
 if TYPE_CHECKING:
-    from tests.integration.conftest import FunctionEnv, FunctionOutput
+    from tests.integration.function_env import FunctionEnv, FunctionOutput
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
 

@@ -1,4 +1,4 @@
-"""Verification tokens (SPEC §9, issue 9 item 1) through the whole local stack.
+"""Verification tokens (docs/api.md#verification-token) through the whole local stack.
 
 The local server runs the real handler against the sandbox and moto's KMS; the
 token is verified with PyJWT's `PyJWKClient` against the JWKS the server serves.
@@ -26,6 +26,7 @@ from local.aws_proxy import AwsProxy
 from local.dev import LOCAL_TOKEN_ISSUER
 from local.emulator import local_aws_environment
 from local.server import LocalApiServer, serve
+from tests.integration.function_env import reset_cold_start_state
 from tests.integration.support import (
     JSON_HEADERS,
     PIN,
@@ -38,7 +39,7 @@ from tests.integration.support import (
 )
 
 if TYPE_CHECKING:
-    from tests.integration.conftest import FunctionEnv, FunctionOutput
+    from tests.integration.function_env import FunctionEnv, FunctionOutput
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
 
@@ -50,18 +51,12 @@ HTTP: Final = urllib3.PoolManager(retries=False, timeout=urllib3.Timeout(total=1
 AUDIENCE: Final = "https://backend.example.com"
 
 
-def _reset_cold_start_state() -> None:
-    from telephone_status.service import reset_cold_start_state  # noqa: PLC0415 (lazy)
-
-    reset_cold_start_state()
-
-
 @pytest.fixture
 def api(function_env: FunctionEnv) -> Iterator[str]:
     """The local server on a free port; tokens carry an audience here."""
     function_env.monkeypatch.setenv("TOKEN_AUDIENCE", AUDIENCE)
     function_env.monkeypatch.setenv("MAX_CODE_ATTEMPTS", "20")
-    _reset_cold_start_state()
+    reset_cold_start_state()
     server: LocalApiServer = serve(0, quiet=True)
     try:
         yield server.url
@@ -127,7 +122,7 @@ def test_without_an_audience_setting_the_token_has_no_aud(
 ) -> None:
     function_env.monkeypatch.delenv("TOKEN_AUDIENCE")
     function_env.monkeypatch.setenv("TOKEN_TTL_SECONDS", "45")
-    _reset_cold_start_state()
+    reset_cold_start_state()
     token, _ = _token(api)
     claims = _decode(api, token, audience=None)
     assert "aud" not in claims
@@ -203,7 +198,7 @@ def test_key_set_is_rfc7517_with_an_rfc7638_kid(
     for member in ("x", "y", "kid"):
         assert "=" not in key[member]
         assert len(_unb64(key[member])) == 32
-    # RFC 7638 §3.2, computed here independently: required members, sorted, no whitespace.
+    # RFC 7638 section 3.2, computed here independently: required members, sorted, no whitespace.
     canonical = json.dumps(
         {name: key[name] for name in ("crv", "kty", "x", "y")},
         sort_keys=True,
@@ -238,7 +233,7 @@ def test_key_set_methods_and_unconfigured(function_env: FunctionEnv) -> None:
     assert header(result, "Cache-Control") == "no-store"
 
     function_env.monkeypatch.delenv("TOKEN_SIGNING_KEY_ID")
-    _reset_cold_start_state()
+    reset_cold_start_state()
     result = function_env.invoke(build_rest_event("GET", JWKS))
     assert_problem(result, 404, "NOT_FOUND")
     assert header(result, "Cache-Control") == "no-store"
@@ -253,7 +248,7 @@ def test_key_set_methods_and_unconfigured(function_env: FunctionEnv) -> None:
 
 def test_only_a_correct_pin_calls_kms(function_env: FunctionEnv, aws_proxy: AwsProxy) -> None:
     function_env.monkeypatch.setenv("MAX_CODE_ATTEMPTS", "20")
-    _reset_cold_start_state()
+    reset_cold_start_state()
     status_only = body_of(function_env.invoke(post_json_event({"referenceId": VENDOR_REFERENCE})))
     wrong = body_of(
         function_env.invoke(post_json_event({"referenceId": VENDOR_REFERENCE, "code": WRONG_PIN}))
@@ -283,7 +278,7 @@ def test_a_missing_key_gives_503_and_no_token(
 ) -> None:
     missing = signing_key.rsplit("/", 1)[0] + "/00000000-0000-4000-8000-000000000000"
     function_env.monkeypatch.setenv("TOKEN_SIGNING_KEY_ID", missing)
-    _reset_cold_start_state()
+    reset_cold_start_state()
     function_output.read()
     result = function_env.invoke(post_json_event({"referenceId": VENDOR_REFERENCE, "code": PIN}))
     _assert_signing_failure(result, function_output.read())
@@ -315,7 +310,7 @@ def test_unreachable_kms_gives_503_and_no_token(
 ) -> None:
     # Only KMS is cut off: the attempt store (DynamoDB) still answers.
     function_env.monkeypatch.setenv("AWS_ENDPOINT_URL_KMS", f"http://127.0.0.1:{closed_port}")
-    _reset_cold_start_state()
+    reset_cold_start_state()
     status_only = function_env.invoke(post_json_event({"referenceId": VENDOR_REFERENCE}))
     assert status_only["statusCode"] == 200
     function_output.read()
@@ -327,7 +322,7 @@ def test_silent_kms_answers_503_within_the_invocation(
     function_env: FunctionEnv, function_output: FunctionOutput, silent_server: int
 ) -> None:
     function_env.monkeypatch.setenv("AWS_ENDPOINT_URL_KMS", f"http://127.0.0.1:{silent_server}")
-    _reset_cold_start_state()
+    reset_cold_start_state()
     from local.lambda_runtime import LocalContext, ensure_functions_on_path  # noqa: PLC0415
 
     ensure_functions_on_path()

@@ -1,4 +1,4 @@
-"""SPEC §7: AWS clients whose timeouts fit the invocation's remaining time (aws_clients)."""
+"""AWS clients whose timeouts fit the invocation's remaining time (docs/upstream.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""SPEC §2/§7: the API key store on top of Secrets Manager (Powertools SecretsProvider)."""
+"""The API key store on top of Secrets Manager (Powertools SecretsProvider).
+
+Its settings: docs/configuration.md; caching, back-off and refresh: docs/upstream.md.
+"""
 
 from __future__ import annotations
 
@@ -208,7 +211,6 @@ def test_each_current_call_defers_to_the_provider_cache_when_healthy(
 def test_fetch_failure_with_a_cached_key_keeps_the_key_and_backs_off_for_30_s(
     secrets: FakeSecrets, clock: Clock
 ) -> None:
-    assert RETRY_AFTER_FAILURE_SECONDS == 30
     store = make_store(secrets, clock)
     assert store.current(DEADLINE) == "key-1"
     secrets.value = GetParameterError("AccessDenied for arn:aws:secretsmanager:...")
@@ -266,7 +268,6 @@ def test_refresh_reports_an_unchanged_key(secrets: FakeSecrets, clock: Clock) ->
 
 
 def test_forced_refresh_happens_at_most_once_a_minute(secrets: FakeSecrets, clock: Clock) -> None:
-    assert FORCED_REFRESH_INTERVAL_SECONDS == 60
     store = make_store(secrets, clock)
     store.current(DEADLINE)
     assert store.refresh_after_rejection(DEADLINE) is False
@@ -305,7 +306,7 @@ def test_refresh_with_an_unusable_new_secret_is_not_a_change(
     assert secrets.calls[-1] == (SECRET_ID, MAX_AGE, True)
 
 
-# --- secrets that decode to no usable key (issue 11, item 10) -------------------------------
+# --- secrets that decode to no usable key ----------------------------------------------------
 
 UNUSABLE_SECRETS = [
     b"\xff\xfe\x00k\x00e\x00y",  # UTF-16
@@ -359,7 +360,7 @@ def test_only_printable_ascii_keys_are_usable(key: str) -> None:
     assert found == key.strip(" \t\r\n")
 
 
-# --- unreachable vs. refused (SPEC §5, §7) -------------------------------------------------
+# --- unreachable vs. refused (docs/api.md#errors, docs/upstream.md) ------------------------------
 
 
 def _wrapped(cause: BaseException) -> GetParameterError:

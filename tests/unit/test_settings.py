@@ -1,4 +1,4 @@
-"""SPEC §2: the function's configuration from environment variables."""
+"""The function's configuration from environment variables."""
 
 from __future__ import annotations
 
@@ -179,7 +179,7 @@ def test_settings_are_frozen() -> None:
         settings.max_code_attempts = 1000  # type: ignore[misc]
 
 
-# --- PROXSTOP_API_URL: https, or http to a loopback host only (issue 11, item 11) ----------
+# --- PROXSTOP_API_URL: https, or http to a loopback host only ----------------------------
 
 ACCEPTED_URLS = [
     ("https://api.proxstop.com", "https://api.proxstop.com"),

@@ -1,4 +1,4 @@
-"""SPEC §7, the pure parts of the upstream client: deadlines and retry decisions.
+"""The pure parts of the upstream client (docs/upstream.md): deadlines and retry decisions.
 
 Time, jitter and the connection pool are in-process fakes; nothing here opens a socket.
 Real HTTP behaviour is tested in tests/integration.
@@ -347,7 +347,7 @@ def test_body_over_the_cap_is_a_bad_response(clock: FakeTime, response: FakeResp
     assert response.released
 
 
-# --- a 5xx is decided on its status (issue 11, item 1) ------------------------------------
+# --- a 5xx is decided on its status --------------------------------------------------------
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Issue 4's fault matrix: every upstream misbehaviour, in both formats, mapped to SPEC §5.
+"""The fault matrix: every upstream misbehaviour, in both formats, mapped to docs/api.md#errors.
 
 The real handler runs in-process and talks real HTTP to the sandbox (faults
 FA17…NN) and to moto; deadlines come from the LocalContext's remaining time,
@@ -39,13 +39,13 @@ from tests.integration.support import (
 )
 
 if TYPE_CHECKING:
-    from tests.integration.conftest import FunctionEnv, FunctionOutput
+    from tests.integration.function_env import FunctionEnv, FunctionOutput
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
 
 FORMATS: Final = pytest.mark.parametrize("function_env", ["json", "xml"], indirect=True)
 # Fault -> (min, max) upstream requests of a status-only lookup, which may be retried after
-# a 5xx or a broken connection (SPEC §7): 10 and 11 fail 2 and 1 times, then answer; 2, 3,
+# a 5xx or a broken connection (docs/upstream.md): 10 and 11 fail 2 and 1 times, then answer; 2, 3,
 # 4, 12, 13 fail every time (bounded retries); so do 30-32, whose 5xx bodies are never read,
 # so all 3 tries fit. Every other fault: exactly one request.
 RETRIED_WITHOUT_PIN: Final = {
@@ -82,7 +82,7 @@ def _fmt(env: FunctionEnv) -> str:
 
 
 def _assert_clean_handling(text: str) -> None:
-    """No unhandled exception: every failure went through a mapped SPEC §5 error."""
+    """No unhandled exception: every failure went through a mapped error (docs/api.md#errors)."""
     assert "Traceback" not in text
     for record in log_records(text):
         assert not str(record.get("reason", "")).startswith("unexpected"), record
@@ -108,7 +108,7 @@ class Exchange:
     output: str
 
 
-# Fault-specific checks on top of the SPEC §5 outcome (both exchanges: without, with a PIN).
+# Fault-specific checks on top of the documented outcome (both exchanges: without, with a PIN).
 def _not_read_whole(exchanges: list[Exchange]) -> None:
     for exchange in exchanges:  # a 10 MiB body is refused, not downloaded
         assert exchange.elapsed < 1.0, exchange.elapsed
@@ -165,9 +165,9 @@ def test_fault_matrix(
 ) -> None:
     """Every sandbox fault but the slow two (timed below), without and with a PIN.
 
-    Each maps to its SPEC §5 outcome through a handled error; a status-only lookup
+    Each maps to its documented outcome through a handled error; a status-only lookup
     is retried (boundedly) only after a 5xx or a broken connection, a PIN check
-    never once the request left (SPEC §7); the key is only ever in the POST body.
+    never once the request left (docs/upstream.md); the key is only ever in the POST body.
     """
     caplog.set_level(logging.INFO)  # (at DEBUG, botocore logs raw AWS responses)
     fmt = _fmt(function_env)
@@ -272,7 +272,7 @@ def connection_attempts(monkeypatch: pytest.MonkeyPatch) -> dict[int, int]:
 def test_connection_refused_is_503_after_retries(
     function_env: FunctionEnv, refused_port: int, connection_attempts: dict[int, int]
 ) -> None:
-    """Nothing was sent, so even a PIN check may be retried (SPEC §7); all within bounds."""
+    """Nothing was sent, so even a PIN check may be retried (docs/upstream.md), within bounds."""
     function_env.monkeypatch.setenv("PROXSTOP_API_URL", f"http://127.0.0.1:{refused_port}")
     function_env.set_format(_fmt(function_env))  # cold start with the new URL
     for code in (None, PIN):
@@ -315,7 +315,7 @@ def test_bare_key_secret_works(function_env: FunctionEnv) -> None:
 def test_failures_log_no_stack_trace(
     function_env: FunctionEnv, function_output: FunctionOutput, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """SPEC §5: no log line ever contains a stack trace, whichever logger writes it.
+    """docs/security.md: no log line ever contains a stack trace, whichever logger writes it.
 
     caplog's handler sits on the root logger, where the Lambda runtime's own
     handler sits in production: whatever reaches it reaches CloudWatch.

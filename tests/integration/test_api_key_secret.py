@@ -1,15 +1,19 @@
-"""SPEC §7 / issue 4: the API key in Secrets Manager, rotation, and Secrets Manager outages.
+"""The API key in Secrets Manager: rotation, outages, unusable values (docs/upstream.md).
 
 Secret reads are counted at the server: the `aws_proxy` fixture puts a
 counting proxy in front of moto and points the function's AWS_ENDPOINT_URL
 at it, so every GetSecretValue the function makes (botocore retries included)
 is seen, whatever caching the function does.
+
+A secret with no usable key is a 500 that says so, never sent upstream; a failed read
+(missing, denied, throttled, slow) is remembered for the back-off.
 """
 
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
+import time
+from typing import TYPE_CHECKING, Final
 
 import pytest
 
@@ -29,7 +33,7 @@ from tests.integration.support import (
 )
 
 if TYPE_CHECKING:
-    from tests.integration.conftest import FunctionEnv, FunctionOutput
+    from tests.integration.function_env import FunctionEnv, FunctionOutput
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
 
@@ -144,3 +148,81 @@ def test_no_such_secret_is_500(function_env: FunctionEnv) -> None:
         assert_problem(function_env.invoke(event), 500, "INTERNAL_ERROR")
     assert function_env.journal() == []
     assert function_env.attempt_record(VENDOR_REFERENCE) is None  # the key is read first
+
+
+# --- a secret with no usable key; a failed read remembered for the back-off ----------------------
+
+SECRET_BYTES = b"s3cr3t-\xff\xfe-binary"
+
+
+@pytest.mark.parametrize(
+    "secret",
+    [
+        SECRET_BYTES,
+        b"\x80s3cr3t",
+        b"s3cr3t\x00value",
+        b'{"apiKey": "s3cr3t\xe9"}',
+        "s3cr3t\nvalue",
+        "s3cr3t\u200bvalue",
+    ],
+    ids=repr,
+)
+def test_a_secret_with_no_usable_key_is_a_500_that_says_so(
+    function_env: FunctionEnv, function_output: FunctionOutput, secret: bytes | str
+) -> None:
+    secrets = function_env._session().client(
+        "secretsmanager", endpoint_url=function_env.moto.endpoint_url
+    )
+    if isinstance(secret, bytes):
+        secrets.put_secret_value(SecretId=function_env.secret_name, SecretBinary=secret)
+    else:
+        secrets.put_secret_value(SecretId=function_env.secret_name, SecretString=secret)
+    function_env.set_format("json")  # a cold start reads the secret afresh
+    result = function_env.invoke(lookup_event(VENDOR_REFERENCE))
+    problem = assert_problem(result, 500, "INTERNAL_ERROR")
+    assert "no usable key" in problem["detail"]
+    assert "s3cr3t" not in result["body"]
+    assert function_env.journal() == []  # nothing reached the upstream
+    output = function_output.read()
+    assert "no usable key" in output
+    assert "s3cr3t" not in output
+
+
+SECRETS_MANAGER: Final = "secretsmanager."
+REQUESTS: Final = 40
+
+
+def _break_secrets_manager(env: FunctionEnv, proxy: AwsProxy, how: str) -> None:
+    if how == "missing":
+        secrets = env._session().client("secretsmanager", endpoint_url=env.moto.endpoint_url)
+        secrets.delete_secret(SecretId=env.secret_name, ForceDeleteWithoutRecovery=True)
+    elif how == "slow":
+        proxy.stall(SECRETS_MANAGER)  # accepted and never answered
+    else:
+        proxy.refuse(SECRETS_MANAGER, how)
+
+
+@pytest.mark.parametrize(
+    ("how", "status", "code"),
+    [
+        ("missing", 500, "INTERNAL_ERROR"),
+        ("AccessDeniedException", 500, "INTERNAL_ERROR"),
+        ("ThrottlingException", 503, "SERVICE_UNAVAILABLE"),
+        ("slow", 503, "SERVICE_UNAVAILABLE"),
+    ],
+)
+def test_a_failed_secret_read_is_remembered_so_40_requests_ask_at_most_twice(
+    function_env: FunctionEnv, aws_proxy: AwsProxy, how: str, status: int, code: str
+) -> None:
+    _break_secrets_manager(function_env, aws_proxy, how)
+    first = function_env.invoke(get_event(VENDOR_REFERENCE), timeout_seconds=4.0)
+    assert_problem(first, status, code)
+    for index in range(REQUESTS - 1):
+        event = lookup_event(VENDOR_REFERENCE, PIN if index % 2 else None)
+        started = time.monotonic()
+        assert_problem(function_env.invoke(event, timeout_seconds=4.0), status, code)
+        # During the back-off the answer comes at once, not after another read that stalls
+        # until the deadline (4 s): half of that tells the two apart on a loaded machine.
+        assert time.monotonic() - started < 2.0
+    assert 1 <= aws_proxy.count(GET_SECRET_VALUE) <= 2
+    assert function_env.journal() == []

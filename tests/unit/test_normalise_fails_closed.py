@@ -1,4 +1,4 @@
-"""Property tests: whatever ProxStop sends, parsing ends in a result or an UpstreamError."""
+"""Parsing fails closed: whatever ProxStop sends ends in a result or an UpstreamError."""
 
 from __future__ import annotations
 

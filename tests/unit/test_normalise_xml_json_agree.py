@@ -1,8 +1,9 @@
-"""SPEC §4/§5 (issue 11, items 4 and 5): one decision per kind of document, tested as pairs.
+"""XML and JSON alike: one decision per kind of document, whatever its format.
 
 Every logical document here is rendered twice, as XML and as JSON, and both renderings
 must give the same outcome: the same answer, the same failure, or the same upstream
-error. `valid` and status numbers accept only their exact ASCII spellings.
+error (docs/upstream.md). `valid` (only 0 or -1: docs/api.md#success-response) and status
+numbers accept only their exact ASCII spellings; this file is where those rules are tested.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from xml.sax.saxutils import escape
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from telephone_status.errors import UpstreamBadResponse, UpstreamError
+from telephone_status.errors import UpstreamError
 from telephone_status.normalise import (
     UpstreamAnswer,
     UpstreamFailure,
@@ -94,16 +95,20 @@ def the_outcome(pairs: Pairs) -> tuple[Any, ...]:
 
 BAD = ("error", "UpstreamBadResponse")
 UNAVAILABLE = ("error", "UpstreamUnavailable")
-REJECTED_UNSPECIFIED = ("failure", "UNSPECIFIED", False)
+REJECTED_WITHOUT_CODE = (
+    "failure",
+    "unspecified".upper(),
+    False,
+)  # the code for a failure naming none
 
-# --- the kinds of document of the issue, each as one logical document ------------------------
+# --- each kind of document the upstream may send, as one logical document ------------------------
 
 KINDS: Final[list[tuple[str, Pairs, tuple[Any, ...]]]] = [
-    ("failed-text", [("failed", "oops")], REJECTED_UNSPECIFIED),
-    ("failed-empty", [("failed", "")], REJECTED_UNSPECIFIED),
-    ("failed-number", [("failed", Raw("5"))], REJECTED_UNSPECIFIED),
-    ("failed-no-error-code", [("failed", [("error_msg", "x")])], REJECTED_UNSPECIFIED),
-    ("failed-blank-error-code", [("failed", [("error_code", " ")])], REJECTED_UNSPECIFIED),
+    ("failed-text", [("failed", "oops")], REJECTED_WITHOUT_CODE),
+    ("failed-empty", [("failed", "")], REJECTED_WITHOUT_CODE),
+    ("failed-number", [("failed", Raw("5"))], REJECTED_WITHOUT_CODE),
+    ("failed-no-error-code", [("failed", [("error_msg", "x")])], REJECTED_WITHOUT_CODE),
+    ("failed-blank-error-code", [("failed", [("error_code", " ")])], REJECTED_WITHOUT_CODE),
     (
         "failed-unknown-reference",
         [("failed", [("error_code", "INVALID_TELEREFERENCE")])],
@@ -114,7 +119,7 @@ KINDS: Final[list[tuple[str, Pairs, tuple[Any, ...]]]] = [
         [("response", [("failed", [("error_code", "ACCOUNT_SUSPENDED")])])],
         ("failure", "ACCOUNT_SUSPENDED", False),
     ),
-    ("wrapped-failed-text", [("response", [("failed", "oops")])], REJECTED_UNSPECIFIED),
+    ("wrapped-failed-text", [("response", [("failed", "oops")])], REJECTED_WITHOUT_CODE),
     (
         "failed-beats-status",
         [("response", [("status", Raw("100")), ("failed", [("error_code", "X")])])],
@@ -218,11 +223,22 @@ def test_the_integer_literals_0_and_minus_1_count(literal: str) -> None:
     )
 
 
-@pytest.mark.parametrize("value", [True, False])
-def test_json_booleans_are_not_valid_values(value: bool) -> None:
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (True, BAD),
+        (False, BAD),
+        (0.5, BAD),
+        ([0], BAD),
+        ({"v": 0}, BAD),
+        (None, ("answer", 100, None)),
+    ],
+    ids=repr,
+)
+def test_json_values_of_valid_with_no_xml_twin(value: Any, expected: tuple[Any, ...]) -> None:
+    """Booleans, fractions and containers are not 0 or -1; null is no value, as an empty one is."""
     body = json.dumps({"response": {"status": 100, "valid": value}}).encode()
-    with pytest.raises(UpstreamBadResponse):
-        parse_upstream(body, "json")
+    assert outcome(body, "json") == expected
 
 
 # --- status: ASCII digits only, in both formats ----------------------------------------------

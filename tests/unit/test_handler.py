@@ -1,4 +1,4 @@
-"""SPEC §2/§5: the Lambda handler on paths that never reach AWS or the upstream.
+"""The Lambda handler (docs/api.md#errors) on paths that never reach AWS or the upstream.
 
 AWS_ENDPOINT_URL points at a closed local port, so a stray AWS call fails instead of
 reaching anything real.
@@ -401,7 +401,7 @@ def test_unknown_field_names_reach_the_client_but_not_the_logs(log_lines: Any) -
     assert "16322" not in logged
 
 
-# --- Vary: Origin on every response an allow-list shapes (issue 11, item 12) ---------------
+# --- Vary: Origin on every response an allow-list shapes ------------------------------------
 
 ORIGIN_CASES = [
     pytest.param({}, id="no-origin"),
