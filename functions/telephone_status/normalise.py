@@ -30,7 +30,7 @@ from .models import StatusBody, TelephoneStatusResponse
 UpstreamFormat = Literal["json", "xml"]
 
 INVALID_REFERENCE_CODE: Final = "INVALID_TELEREFERENCE"
-UNSPECIFIED_ERROR_CODE: Final = "UNSPECIFIED"
+MISSING_ERROR_CODE: Final = "MISSING"
 # The whitespace of the XML (S) and JSON (ws) grammars; str.strip() would also
 # take Unicode spaces (U+00A0, U+2028, U+3000, ...), which no upstream number wears.
 ASCII_WHITESPACE: Final = " \t\r\n"
@@ -315,7 +315,7 @@ def _failure(failed: Any) -> UpstreamFailure:
     # <failed>oops</failed>, <failed/>, {"failed": "oops"}, {"failed": ""}: the upstream
     # says it failed without saying why; alike in both formats (docs/upstream.md).
     if not isinstance(failed, dict):
-        return UpstreamFailure(error_code=UNSPECIFIED_ERROR_CODE)
+        return UpstreamFailure(error_code=MISSING_ERROR_CODE)
     error_code = failed.get("error_code")
     if error_code is _UNUSABLE:
         raise UpstreamBadResponse(reason="upstream repeated `error_code`")
@@ -334,7 +334,7 @@ def _clean_error_code(value: Any) -> str:
     """The code is logged: keep it short, ASCII and printable whatever the upstream sent."""
     text = value.strip(ASCII_WHITESPACE) if isinstance(value, str) else ""
     if not text:
-        return UNSPECIFIED_ERROR_CODE
+        return MISSING_ERROR_CODE
     return "".join(ch if " " <= ch <= "~" else "?" for ch in text[:64])
 
 

@@ -97,7 +97,7 @@ BAD = ("error", "UpstreamBadResponse")
 UNAVAILABLE = ("error", "UpstreamUnavailable")
 REJECTED_WITHOUT_CODE = (
     "failure",
-    "unspecified".upper(),
+    "MISSING",
     False,
 )  # the code for a failure naming none
 
