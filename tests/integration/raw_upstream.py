@@ -3,13 +3,15 @@
 The sandbox speaks well-formed HTTP through http.server; hostile answers (a
 Content-Length of "²", a status line "HTTP/1.1 2_00", a 5xx whose body never
 ends) need a server that writes bytes as given. Each request is read whole
-(headers and Content-Length body) before the script runs.
+(headers and Content-Length body) before the script runs. Given a TLS context, the
+same server speaks https (the production scheme) on each connection it accepts.
 """
 
 from __future__ import annotations
 
 import contextlib
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Iterator
@@ -37,6 +39,7 @@ def answer(head: str, body: bytes = b"", **kwargs: bool) -> Script:
 @dataclass
 class RawUpstream:
     sock: socket.socket
+    tls: ssl.SSLContext | None = None
     script: Script = field(default_factory=lambda: answer("HTTP/1.1 204 No Content"))
     requests: int = 0
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -45,7 +48,7 @@ class RawUpstream:
     @property
     def url(self) -> str:
         host, port = self.sock.getsockname()[:2]
-        return f"http://{host}:{port}"
+        return f"{'https' if self.tls else 'http'}://{host}:{port}"
 
     def play(self, script: Script) -> None:
         with self._lock:
@@ -60,11 +63,14 @@ class RawUpstream:
                 return
             threading.Thread(target=self._handle, args=(conn,), daemon=True).start()
 
-    def _handle(self, conn: socket.socket) -> None:
-        with conn:
+    def _handle(self, accepted: socket.socket) -> None:
+        with contextlib.ExitStack() as stack:
+            conn = stack.enter_context(accepted)
             conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             conn.settimeout(5.0)
-            with contextlib.suppress(OSError):
+            with contextlib.suppress(OSError):  # ssl.SSLError included
+                if self.tls is not None:
+                    conn = stack.enter_context(self.tls.wrap_socket(conn, server_side=True))
                 if not _read_request(conn):
                     return
                 with self._lock:
@@ -105,11 +111,11 @@ def _read_request(conn: socket.socket) -> bool:
 
 
 @contextlib.contextmanager
-def raw_upstream() -> Iterator[RawUpstream]:
+def raw_upstream(tls: ssl.SSLContext | None = None) -> Iterator[RawUpstream]:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     sock.listen(16)
-    server = RawUpstream(sock)
+    server = RawUpstream(sock, tls)
     thread = threading.Thread(target=server.serve, daemon=True)
     thread.start()
     try:

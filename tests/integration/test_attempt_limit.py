@@ -115,6 +115,7 @@ def _use_up_attempts(env: FunctionEnv, reference: str = VENDOR_REFERENCE) -> Non
         assert _remaining(result) == MAX_ATTEMPTS - 1 - index
 
 
+@pytest.mark.usefixtures("outside_utc")  # Retry-After counts seconds whatever the zone
 def test_sixth_distinct_pin_is_429_and_never_reaches_the_upstream(
     function_env: FunctionEnv,
 ) -> None:
