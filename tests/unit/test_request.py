@@ -67,6 +67,8 @@ def rejected(event: APIGatewayProxyEvent) -> list[FieldError]:
     with pytest.raises(InvalidRequest) as info:
         parse_request(event)
     assert info.value.errors, "an InvalidRequest must name at least one field"
+    # The problem body carries each message: a missing one would be a 500, not this 400.
+    assert all(isinstance(e.message, str) and e.message for e in info.value.errors)
     return info.value.errors
 
 

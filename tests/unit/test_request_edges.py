@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import unicodedata
 from typing import Any, Final
@@ -17,9 +18,10 @@ import pytest
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 from telephone_status.errors import FieldError, InvalidRequest
-from telephone_status.models import CODE_MESSAGE, REFERENCE_ID_MESSAGE
-from telephone_status.request import parse_request
+from telephone_status.models import CODE_MESSAGE, REFERENCE_ID_MESSAGE, TelephoneStatusRequest
+from telephone_status.request import _field_errors, parse_request
 
 from tests.unit.test_request import FORM_CT, JSON_CT, RID, fields, make_event, rejected
 
@@ -378,3 +380,85 @@ def test_a_charset_is_accepted_exactly_when_the_body_reads_the_same(
     event = make_event("POST", body=body, content_type=f"{JSON_CT}; charset={charset}")
     errors = rejected(event)  # "note" is an unknown field: a 400 either way
     assert any(error.field == "body" for error in errors) == (not same)
+
+
+# --- Content-Type: exact spellings, ASCII rules ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "media_type", ["application/vnd.api+json", "APPLICATION/MERGE-PATCH+JSON; charset=utf-8"]
+)
+def test_a_structured_syntax_json_media_type_is_read_as_json(media_type: str) -> None:
+    event = make_event("POST", body=json.dumps({"referenceId": RID}), content_type=media_type)
+    assert parse_request(event).reference_id == RID
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "text/vnd.api+json",
+        "application/json+xml",
+        "application/json\r\n",
+        "application/json\n",
+        "\u00a0application/json",
+        "application/json\u2003",
+        "application/json\x0b",
+        "application/jsonX",
+    ],
+    ids=["text-plus-json", "json-plus-xml", "crlf", "lf", "nbsp", "em-space", "vt", "trailing-x"],
+)
+def test_a_media_type_is_read_by_ascii_rules_only(content_type: str) -> None:
+    event = make_event("POST", body=json.dumps({"referenceId": RID}), content_type=content_type)
+    assert fields(event) == ["Content-Type"]
+
+
+@pytest.mark.parametrize(
+    ("parameters", "accepted"),
+    [
+        ("; charset=utf-8X", False),
+        ("; charset=utf-8=x", False),
+        # Not a charset parameter (HTTP whitespace is SP and HTAB only): ignored, as any other.
+        (";\u00a0charset=utf-16", True),
+        (";\x0bcharset=utf-16", True),
+        ("; charsetX=utf-16", True),
+    ],
+    ids=["value-trailing-x", "second-equals", "nbsp-name", "vt-name", "name-trailing-x"],
+)
+def test_only_a_charset_parameter_spelled_exactly_is_read(parameters: str, accepted: bool) -> None:
+    event = make_event(
+        "POST", body=json.dumps({"referenceId": RID}), content_type=JSON_CT + parameters
+    )
+    if accepted:
+        assert parse_request(event).reference_id == RID
+    else:
+        assert fields(event) == ["body"]
+
+
+def test_a_lone_surrogate_in_a_body_is_a_400() -> None:
+    event = make_event("POST", body='{"referenceId": "\ud800"}', content_type=JSON_CT)
+    assert fields(event) == ["body"]
+
+
+def test_a_base64_body_with_a_stray_character_is_refused_not_skipped() -> None:
+    encoded = base64.b64encode(json.dumps({"referenceId": RID}).encode()).decode()
+    event = make_event(
+        "POST", body=encoded[:8] + "*" + encoded[8:], content_type=JSON_CT, base64_encoded=True
+    )
+    assert fields(event) == ["body"]
+
+
+def test_an_unknown_field_name_is_echoed_cut_to_64_characters() -> None:
+    event = make_event("GET", query=[("x" * 100, "1"), ("referenceId", RID)])
+    assert fields(event) == ["x" * 64]
+
+
+def test_model_errors_name_their_field_and_say_what_is_wrong() -> None:
+    with pytest.raises(ValidationError) as info:
+        TelephoneStatusRequest.model_validate({"referenceId": RID, "code": "zz", "other": 1})
+    assert _field_errors(info.value) == [
+        FieldError("code", CODE_MESSAGE),
+        FieldError("other", "Extra inputs are not permitted"),
+    ]
+    with pytest.raises(ValidationError) as info:
+        TelephoneStatusRequest.model_validate("not an object")
+    assert [error.field for error in _field_errors(info.value)] == ["body"]
