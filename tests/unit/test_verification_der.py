@@ -18,7 +18,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 from telephone_status.verification import (
     P256_N,
+    P256_P,
+    TAG_INTEGER,
     MalformedDer,
+    _read_tlv,
     b64url,
     der_p256_public_key,
     der_signature_to_raw,
@@ -183,3 +186,53 @@ def test_small_coordinates_are_left_padded() -> None:
 
 def test_expiry_is_rfc3339_utc() -> None:
     assert rfc3339_utc(1_796_120_400) == "2026-12-01T10:20:00Z"
+
+
+# --- lengths at the edges of their forms; coordinates at the field prime --------------------
+
+
+@pytest.mark.parametrize(
+    ("encoded", "content_length"),
+    [
+        (bytes([0x7F]), 0x7F),  # the longest short form
+        (bytes([0x81, 0x80]), 0x80),  # the shortest one-byte long form
+        (bytes([0x81, 0xFF]), 0xFF),
+        (bytes([0x82, 0x01, 0x00]), 0x100),  # the shortest two-byte long form
+    ],
+    ids=["short-7f", "long1-80", "long1-ff", "long2-100"],
+)
+def test_a_length_in_its_shortest_form_is_read(encoded: bytes, content_length: int) -> None:
+    content = bytes(range(256))[:content_length]
+    assert _read_tlv(bytes([TAG_INTEGER]) + encoded + content, 0, TAG_INTEGER) == (
+        content,
+        1 + len(encoded) + content_length,
+    )
+
+
+@pytest.mark.parametrize(
+    "encoded",
+    [
+        bytes([0x81, 0x7F]),  # fits the short form
+        bytes([0x82, 0x00, 0xFF]),  # fits one length byte
+        bytes([0x83, 0x00, 0x01, 0x00]),  # three length bytes
+        bytes([0x84, 0x00, 0x00, 0x01, 0x00]),
+    ],
+    ids=["long1-7f", "long2-ff", "long3", "long4"],
+)
+def test_a_length_not_in_its_shortest_form_or_too_long_is_refused(encoded: bytes) -> None:
+    with pytest.raises(MalformedDer):
+        _read_tlv(bytes([TAG_INTEGER]) + encoded + bytes(256), 0, TAG_INTEGER)
+
+
+# (0, Y) is on P-256; (p, Y) is the same point mod p, but p is no coordinate.
+ZERO_X_Y = 0x66485C780E2F83D72433BD5D84A06BB6541C2AF31DAE871728BF856A174F93F4
+
+
+def _key_at(x: int, y: int) -> bytes:
+    return P256_SPKI[:-64] + x.to_bytes(32, "big") + y.to_bytes(32, "big")
+
+
+def test_a_coordinate_at_or_above_the_field_prime_is_refused() -> None:
+    assert der_p256_public_key(_key_at(0, ZERO_X_Y)) == (0, ZERO_X_Y)
+    with pytest.raises(MalformedDer):
+        der_p256_public_key(_key_at(P256_P, ZERO_X_Y))

@@ -16,6 +16,7 @@ import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from telephone_status import verification
 from telephone_status.aws_clients import TIERS, AwsClients
 from telephone_status.deadline import Deadline
 from telephone_status.verification import SigningFailed, TokenSigner
@@ -154,3 +155,16 @@ def test_no_time_left_for_kms_is_a_503_and_no_client_is_built() -> None:
         with pytest.raises(SigningFailed):
             signer.issue(REFERENCE, 100, Deadline(remaining))
     assert built == []
+
+
+def test_a_signing_failure_is_logged_and_reported_by_its_type_only(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    logged: list[tuple[str, dict[str, Any]]] = []
+    monkeypatch.setattr(verification.logger, "error", lambda msg, **kw: logged.append((msg, kw)))
+    with pytest.raises(SigningFailed) as raised:
+        _signer(FakeKms(fail=RuntimeError("detail that may echo a request"))).issue(
+            REFERENCE, 100, Deadline(5)
+        )
+    assert raised.value.reason == "token signing failed: RuntimeError"
+    assert logged == [("token signing failed", {"extra": {"error_type": "RuntimeError"}})]
