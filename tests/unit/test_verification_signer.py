@@ -168,3 +168,35 @@ def test_a_signing_failure_is_logged_and_reported_by_its_type_only(
         )
     assert raised.value.reason == "token signing failed: RuntimeError"
     assert logged == [("token signing failed", {"extra": {"error_type": "RuntimeError"}})]
+
+
+def test_the_key_set_is_the_one_public_key_read_within_the_callers_deadline() -> None:
+    kms = FakeKms()
+    deadlines: list[Deadline] = []
+
+    def factory(deadline: Deadline) -> Any:
+        deadlines.append(deadline)
+        return kms
+
+    signer = TokenSigner(
+        key_id="alias/tokens",
+        issuer="https://api.example.com/prod",
+        audience=None,
+        ttl_seconds=600,
+        client_factory=factory,
+    )
+    deadline = Deadline(5)
+    assert signer.key_set(deadline) == {"keys": [signer.public_jwk(Deadline(5))]}
+    assert deadlines == [deadline]
+
+
+def test_an_unreadable_public_key_is_reported_by_its_type_only() -> None:
+    kms = FakeKms()
+
+    def unreachable(**kwargs: Any) -> dict[str, Any]:
+        raise TimeoutError("detail")
+
+    kms.get_public_key = unreachable  # type: ignore[method-assign]
+    with pytest.raises(SigningFailed) as raised:
+        _signer(kms).key_set(Deadline(5))
+    assert raised.value.reason == "public key unavailable: TimeoutError"
