@@ -61,6 +61,7 @@ TESTS: Final[dict[str, list[str]]] = {
         INTEGRATION + "test_key_rotation.py",
     ],
     "responses": [
+        UNIT + "test_responses.py",
         UNIT + "test_handler_routing.py",
         INTEGRATION + "test_end_to_end.py::test_no_store_on_routing_answers",
         INTEGRATION + "test_end_to_end.py::test_event_files_replay",
