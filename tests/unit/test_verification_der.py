@@ -21,6 +21,7 @@ from telephone_status.verification import (
     P256_P,
     TAG_INTEGER,
     MalformedDer,
+    _compact_json,
     _read_tlv,
     b64url,
     der_p256_public_key,
@@ -236,3 +237,12 @@ def test_a_coordinate_at_or_above_the_field_prime_is_refused() -> None:
     assert der_p256_public_key(_key_at(0, ZERO_X_Y)) == (0, ZERO_X_Y)
     with pytest.raises(MalformedDer):
         der_p256_public_key(_key_at(P256_P, ZERO_X_Y))
+
+
+def test_base64url_is_unpadded_and_url_safe() -> None:
+    assert b64url(b"\xfb\xff") == "-_8"
+    assert b64url(b"\x00\x00\x17") == "AAAX"
+
+
+def test_compact_json_escapes_non_ascii() -> None:
+    assert _compact_json({"iss": "caf\u00e9", "n": 1}) == b'{"iss":"caf\\u00e9","n":1}'

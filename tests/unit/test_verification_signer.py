@@ -36,6 +36,7 @@ class FakeKms:
 
     def get_public_key(self, **kwargs: Any) -> dict[str, Any]:
         self.calls.append("GetPublicKey")
+        assert kwargs["KeyId"] == "alias/tokens"
         return {
             "KeySpec": "ECC_NIST_P256",
             "KeyUsage": "SIGN_VERIFY",
@@ -48,6 +49,7 @@ class FakeKms:
         self.calls.append("Sign")
         if self.fail is not None:
             raise self.fail
+        assert kwargs["KeyId"] == "alias/tokens"
         assert kwargs["MessageType"] == "RAW"
         assert kwargs["SigningAlgorithm"] == "ECDSA_SHA_256"
         der = self.private_key.sign(kwargs["Message"], ec.ECDSA(hashes.SHA256()))
@@ -188,6 +190,9 @@ def test_the_key_set_is_the_one_public_key_read_within_the_callers_deadline() ->
     deadline = Deadline(5)
     assert signer.key_set(deadline) == {"keys": [signer.public_jwk(Deadline(5))]}
     assert deadlines == [deadline]
+    signer._jwk = None  # a fresh environment: the token reads the key, then signs
+    signer.issue(REFERENCE, 100, deadline)
+    assert deadlines == [deadline] * 3
 
 
 def test_an_unreadable_public_key_is_reported_by_its_type_only() -> None:
