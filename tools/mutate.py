@@ -36,6 +36,7 @@ UNIT: Final = "tests/unit/"
 INTEGRATION: Final = "tests/integration/"
 TESTS: Final[dict[str, list[str]]] = {
     "attempts": [
+        UNIT + "test_attempts.py",
         INTEGRATION + "test_attempt_limit.py",
         INTEGRATION + "test_key_rotation.py",
     ],
