@@ -205,3 +205,19 @@ def test_an_unreadable_public_key_is_reported_by_its_type_only() -> None:
     with pytest.raises(SigningFailed) as raised:
         _signer(kms).key_set(Deadline(5))
     assert raised.value.reason == "public key unavailable: TimeoutError"
+
+
+def test_a_key_spec_under_its_former_name_is_read() -> None:
+    """Some emulators answer CustomerMasterKeySpec only (KeySpec's former name)."""
+    kms = FakeKms()
+    original = kms.get_public_key
+
+    def former_name(**kwargs: Any) -> dict[str, Any]:
+        answer = original(**kwargs)
+        return {
+            **{k: v for k, v in answer.items() if k != "KeySpec"},
+            "CustomerMasterKeySpec": "ECC_NIST_P256",
+        }
+
+    kms.get_public_key = former_name  # type: ignore[method-assign]
+    assert _signer(kms).key_set(Deadline(5))["keys"][0]["crv"] == "P-256"
