@@ -195,12 +195,13 @@ def test_expiry_is_rfc3339_utc() -> None:
 @pytest.mark.parametrize(
     ("encoded", "content_length"),
     [
+        (bytes([0x00]), 0),  # empty content, the element ending the data
         (bytes([0x7F]), 0x7F),  # the longest short form
         (bytes([0x81, 0x80]), 0x80),  # the shortest one-byte long form
         (bytes([0x81, 0xFF]), 0xFF),
         (bytes([0x82, 0x01, 0x00]), 0x100),  # the shortest two-byte long form
     ],
-    ids=["short-7f", "long1-80", "long1-ff", "long2-100"],
+    ids=["short-00", "short-7f", "long1-80", "long1-ff", "long2-100"],
 )
 def test_a_length_in_its_shortest_form_is_read(encoded: bytes, content_length: int) -> None:
     content = bytes(range(256))[:content_length]
@@ -213,12 +214,13 @@ def test_a_length_in_its_shortest_form_is_read(encoded: bytes, content_length: i
 @pytest.mark.parametrize(
     "encoded",
     [
+        bytes([0x80]),  # BER's indefinite length
         bytes([0x81, 0x7F]),  # fits the short form
         bytes([0x82, 0x00, 0xFF]),  # fits one length byte
         bytes([0x83, 0x00, 0x01, 0x00]),  # three length bytes
         bytes([0x84, 0x00, 0x00, 0x01, 0x00]),
     ],
-    ids=["long1-7f", "long2-ff", "long3", "long4"],
+    ids=["indefinite", "long1-7f", "long2-ff", "long3", "long4"],
 )
 def test_a_length_not_in_its_shortest_form_or_too_long_is_refused(encoded: bytes) -> None:
     with pytest.raises(MalformedDer):
