@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from telephone_status import responses
+from telephone_status.errors import MethodNotAllowed, TooManyAttempts
 from telephone_status.models import JsonWebKeySet
 
 KEY = {
@@ -42,3 +44,50 @@ def test_the_key_set_is_a_public_cacheable_json_document() -> None:
     assert response.body is document
     assert response.headers["Content-Type"] == "application/json"
     assert response.headers["Cache-Control"] == "public, max-age=3600"
+
+
+def test_a_429_problem_carries_attempts_remaining_and_retry_after() -> None:
+    response = responses.problem(TooManyAttempts(retry_after_seconds=61), "req-2")
+    assert response.status_code == 429
+    assert response.headers["Content-Type"] == "application/problem+json"
+    assert response.headers["Retry-After"] == "61"
+    assert "Allow" not in response.headers
+    body = json.loads(str(response.body))
+    assert (body["attemptsRemaining"], body["requestId"]) == (0, "req-2")
+    assert "errors" not in body
+
+
+def test_a_405_problem_says_what_is_allowed_and_nothing_else() -> None:
+    response = responses.problem(MethodNotAllowed(allow="GET, OPTIONS"), "req-3")
+    assert response.headers["Allow"] == "GET, OPTIONS"
+    assert "Retry-After" not in response.headers
+    assert set(json.loads(str(response.body))) == {
+        "type", "title", "status", "code", "detail", "requestId",
+    }  # fmt: skip
+
+
+def test_a_preflight_answer_lists_methods_headers_and_its_max_age() -> None:
+    response = responses.preflight()
+    assert response.status_code == 204
+    assert {k: v for k, v in response.headers.items() if k.startswith("Access-Control-")} == {
+        "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
+        "Access-Control-Allow-Headers": responses.ALLOWED_HEADERS,
+        "Access-Control-Max-Age": "600",
+    }
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        ({}, {"Vary": ["Origin"]}),
+        ({"vary": ["Accept-Encoding"]}, {"vary": ["Accept-Encoding, Origin"]}),
+        ({"Vary": ["Accept-Encoding,origin"]}, {"Vary": ["Accept-Encoding,origin"]}),
+        ({"VARY": ["Accept, ", "Cookie"]}, {"VARY": ["Accept, Cookie, Origin"]}),
+    ],
+    ids=["none", "merged", "already-there", "spread-over-values"],
+)
+def test_origin_joins_the_vary_header_once_whatever_its_spelling(
+    before: dict[str, list[str]], after: dict[str, list[str]]
+) -> None:
+    responses._add_vary(before, "Origin")
+    assert before == after
