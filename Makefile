@@ -22,16 +22,24 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
 .PHONY: help run test lint typecheck unit integration infra synth load bench openapi requirements
-.PHONY: events clean mutate
+.PHONY: mutate
+.PHONY: browser-test events clean bootstrap preflight deploy put-key smoke env-given
+
+# Deploying: the CDK CLI pinned in package.json, installed by `npm ci` into node_modules/.
+CDK := npx --no-install cdk
+NODE_MODULES := node_modules/.package-lock.json
+ENV ?=
 
 help:
 	@echo "make run    - run the API locally on http://127.0.0.1:3000 (sandbox + AWS emulator)"
+	@echo "             and the demo page on http://localhost:3001/demo/"
 	@echo "make test   - lint, type-check and run every test"
 	@echo "make unit / make integration / make infra - one test folder (tests/unit, ...)"
 	@echo "make synth  - synthesise every environment into cdk.out/"
 	@echo "make load   - bounded Locust run against the local server (figures, CSV, HTML report)"
 	@echo "make bench  - warm overhead, cold start as shipped, token cost (figures and targets)"
 	@echo "make mutate [MODULE=request] - mutation scores per module and the surviving mutants"
+	@echo "make bootstrap|preflight|deploy|put-key|smoke ENV=<name> - deploying (docs/deploy.md)"
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -59,7 +67,8 @@ test: lint typecheck
 	$(PY) -m tools.generate.openapi --check
 	$(PY) -m tools.generate.requirements --check
 	$(PY) -m tools.generate.events --check
-	$(VENV)/bin/pytest $(PYTEST_ARGS)
+	$(VENV)/bin/pytest $(PYTEST_ARGS) --ignore=tests/browser
+	@$(MAKE) --no-print-directory browser-test
 
 # One folder of the suite each: pure logic; real HTTP to the sandbox and moto; the synthesized
 # templates.
@@ -71,6 +80,21 @@ integration: $(STAMP)
 
 infra: $(STAMP)
 	$(VENV)/bin/pytest $(PYTEST_ARGS) tests/infra
+
+# Browser tests (tests/browser): the demo page in headless Chromium against make run's stack.
+# They need a Chromium (Debian's `chromium`, or CHROMIUM=/path); without one they are not
+# run, and this says so loudly (a skip is not a pass). .ci/run installs Chromium first.
+CHROMIUM ?= $(shell command -v chromium 2>/dev/null)
+browser-test: $(STAMP)
+	@if [ -n "$(CHROMIUM)" ] && [ -x "$(CHROMIUM)" ]; then \
+		echo "Browser tests with $(CHROMIUM)"; \
+		CHROMIUM="$(CHROMIUM)" $(VENV)/bin/pytest -p no:xdist tests/browser; \
+	else \
+		echo ""; \
+		echo "*** SKIPPED: the browser tests (tests/browser) did NOT run: no Chromium found."; \
+		echo "*** Install it (apt-get install chromium) or set CHROMIUM=/path/to/chromium."; \
+		echo ""; \
+	fi
 
 # Synthesise every environment in cdk.json into cdk.out/ (offline: no AWS account, no Docker;
 # the function's aarch64 dependencies are installed locally, cached in .build/) and lint the
@@ -115,6 +139,33 @@ requirements: $(STAMP)
 # The sample API Gateway events in events/ (what the local server builds for each request).
 events: $(STAMP)
 	$(PY) -m tools.generate.events
+
+# First prerequisite of the deploy targets: stops before anything is installed or run.
+env-given:
+	@test -n "$(ENV)" || { echo "usage: make $(MAKECMDGOALS) ENV=<environment in cdk.json>" >&2; exit 2; }
+
+$(NODE_MODULES): package.json package-lock.json
+	npm ci --no-audit --no-fund
+
+# The CLI runs the app even to bootstrap, and the app needs to know its environment.
+bootstrap: env-given $(STAMP) $(NODE_MODULES)
+	$(CDK) bootstrap -c env=$(ENV)
+
+# Reads the account (nothing is changed): quotas, bootstrap, API Gateway role, the secret.
+preflight: env-given $(STAMP)
+	$(PY) -m tools.deploy.preflight --env $(ENV)
+
+# preflight, `cdk deploy -c env=$(ENV)` (CDK_ARGS go to cdk deploy), then the smoke test.
+deploy: env-given $(STAMP) $(NODE_MODULES)
+	CDK="$(CDK)" $(PY) -m tools.deploy.deploy --env $(ENV) -- $(CDK_ARGS)
+
+# The key is read without echo and piped to the tool: never in history, argv or a file.
+put-key: env-given $(STAMP)
+	@read -rs -p 'ProxStop API key for $(ENV) (not echoed): ' key; echo; \
+	printf '%s' "$$key" | $(PY) -m tools.deploy.put_key --env $(ENV)
+
+smoke: env-given $(STAMP)
+	$(PY) -m tools.deploy.smoke --env $(ENV) $(SMOKE_ARGS)
 
 clean:
 	rm -rf cdk.out .build .pytest_cache .mypy_cache .ruff_cache

@@ -15,6 +15,7 @@ from infra.config import EnvironmentConfig
 from infra.gateway_responses import add_gateway_responses
 from infra.nag import acknowledge
 from infra.retention import log_group, removal_policy, retention
+from infra.verifications import add_verifications_route
 from infra.waf import add_web_acl
 
 RESOURCE_PATH = "/v1/telephone-status"
@@ -66,9 +67,16 @@ class TelephoneStatusApi(Construct):
             rest_api_name=f"telephone-status-{config.name}",
             description=f"Telephone Status API ({config.name})",
             endpoint_types=[apigateway.EndpointType.REGIONAL],
-            # API Gateway needs an account-level role to write access and execution logs; CDK
-            # manages it (and keeps it when a stack is deleted: other APIs may rely on it).
-            cloud_watch_role=True,
+            # API Gateway needs an account-level role to write access and execution logs. It is
+            # account-wide: only the environment with manageApiGatewayAccount creates it, kept
+            # when its stack is deleted (other APIs log through it) but not after a failed
+            # create; `make preflight` checks the others find it set.
+            cloud_watch_role=config.manage_api_gateway_account,
+            cloud_watch_role_removal_policy=(
+                cdk.RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE
+                if config.manage_api_gateway_account
+                else None
+            ),
             deploy_options=apigateway.StageOptions(
                 stage_name=config.name,
                 throttling_rate_limit=config.throttling_rate_limit,
@@ -125,6 +133,8 @@ class TelephoneStatusApi(Construct):
         )
 
         add_gateway_responses(self.rest_api, config)
+
+        add_verifications_route(self.rest_api, integration, validator, config)
 
         # The key set is public (backends fetch it without the API key); ANY so that other
         # methods reach the function's 405, as on the main resource.

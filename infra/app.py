@@ -11,7 +11,10 @@ import aws_cdk as cdk
 from infra.config import (
     ENV_NAME_CONTEXT_KEY,
     ENVIRONMENTS_CONTEXT_KEY,
+    FIRST_CREATE_CONTEXT_KEY,
     cdk_json_context,
+    check_region,
+    first_create,
     known_environment_names,
     load_environment,
 )
@@ -57,13 +60,19 @@ def create_app(
     add_nag_checks(app)
     all_context = {
         key: app.node.try_get_context(key)
-        for key in (ENVIRONMENTS_CONTEXT_KEY, ENV_NAME_CONTEXT_KEY)
+        for key in (ENVIRONMENTS_CONTEXT_KEY, ENV_NAME_CONTEXT_KEY, FIRST_CREATE_CONTEXT_KEY)
     }
     if env_names is None:
         configs = [load_environment(all_context, all_context[ENV_NAME_CONTEXT_KEY])]
     else:
         configs = [load_environment(all_context, name) for name in env_names]
-    stacks = [TelephoneStatusStack(app, config=config, env=aws_env) for config in configs]
+    creating = first_create(all_context[FIRST_CREATE_CONTEXT_KEY])
+    for config in configs:
+        check_region(config, aws_env.region if aws_env is not None else None)
+    stacks = [
+        TelephoneStatusStack(app, config=config, env=aws_env, first_create=creating)
+        for config in configs
+    ]
     return app, stacks
 
 

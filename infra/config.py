@@ -22,10 +22,17 @@ from pydantic import (
     model_validator,
 )
 from pydantic.alias_generators import to_camel
+from telephone_status.test_numbers import parse_test_numbers
+
+from infra.regions import snap_start_offered, snap_start_refusal
 
 CDK_JSON = Path(__file__).resolve().parents[1] / "cdk.json"
 ENVIRONMENTS_CONTEXT_KEY = "environments"
 ENV_NAME_CONTEXT_KEY = "env"
+# `-c firstCreate=true`: this deploy creates the stack (tools/deploy sets it when the stack does
+# not exist yet). A failed first create must stay deletable and retryable, so termination
+# protection and the table's deletion protection wait for the next deploy (docs/deploy.md).
+FIRST_CREATE_CONTEXT_KEY = "firstCreate"
 
 # API Gateway gives up on a Lambda integration after 29 s; the function must answer first.
 API_GATEWAY_INTEGRATION_TIMEOUT_SECONDS = 29
@@ -42,6 +49,10 @@ _HTTPS_BASE_URL_PATTERN = re.compile(
     r"^https://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]*[A-Za-z0-9._~-])?$"
 )
 _EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# ISO 3166-1 alpha-2 region codes, exactly as libphonenumber names regions.
+_REGION_PATTERN = re.compile(r"^[A-Z]{2}$")
+# Lengths of a generated PIN; the upstream takes 100-99999 (docs/configuration.md).
+CODE_LENGTHS = frozenset({4, 5})
 # Secrets Manager secret names: letters, digits and /_+=.@- (ARNs are refused separately).
 _SECRET_NAME_PATTERN = re.compile(r"^[A-Za-z0-9/_+=.@-]{1,512}$")
 
@@ -77,7 +88,7 @@ class ApiKeyConfig(_Model):
     enabled: bool = False
     # Requests per day per key; None (the default) means no quota, only the throttle. The one
     # key ships inside every client, so a quota on it lets anyone lock every user out for a
-    # day: set one only with per-client keys (README, Security).
+    # day: set one only with per-client keys (docs/security.md#api-keys-and-quotas).
     quota_per_day: Annotated[int, Field(gt=0)] | None = None
 
 
@@ -87,6 +98,16 @@ class WafConfig(_Model):
     enabled: bool = False
     # WAF counts requests per IP over a sliding 5-minute window (minimum limit is 10).
     rate_limit_per_5_minutes: Annotated[int, Field(ge=10, le=2_000_000_000)] = 500
+    # The same, counting only POST /v1/verifications (each one may cost an SMS or a call):
+    # stricter than the API-wide limit (docs/security.md#fraud-guard).
+    start_rate_limit_per_5_minutes: Annotated[int, Field(ge=10, le=2_000_000_000)] = 50
+
+    @model_validator(mode="after")
+    def _start_limit_is_stricter(self) -> WafConfig:
+        # A start limit at or above the API-wide one would never be the one that blocks.
+        if self.start_rate_limit_per_5_minutes >= self.rate_limit_per_5_minutes:
+            raise ValueError("startRateLimitPer5Minutes must be below rateLimitPer5Minutes")
+        return self
 
 
 class SecretConfig(_Model):
@@ -106,7 +127,7 @@ class SecretConfig(_Model):
 
 
 class TokenConfig(_Model):
-    """Verification tokens (SPEC §9); the KMS signing key is created per environment."""
+    """Verification tokens (docs/api.md#verification-token); the KMS key is made per environment."""
 
     # None: the API's own base URL (https://<id>.execute-api.<region>.<suffix>/<stage>).
     issuer: Annotated[str, Field(min_length=1, max_length=512)] | None = None
@@ -143,10 +164,18 @@ class AlarmThresholds(_Model):
     # (brute forcing, SMS pumping: many checks that never succeed).
     pin_success_floor_percent: Annotated[float, Field(gt=0, lt=100)] = 20.0
     pin_checks_minimum: Annotated[int, Field(ge=1)] = 30
+    # Fraud guard (infra/fraud_guard.py): alarm when, in one hour with at least
+    # sends_minimum_for_ratio sends, fewer than this share of them were verified (pumped
+    # numbers never type the code).
+    verified_per_sent_floor_percent: Annotated[float, Field(gt=0, lt=100)] = 30.0
+    sends_minimum_for_ratio: Annotated[int, Field(ge=1)] = 30
 
 
 class EnvironmentConfig(_Model):
     """Everything that differs between deployments of the same stack."""
+
+    # Errors name the setting and the rule, never the value: testNumbers holds PINs.
+    model_config = ConfigDict(hide_input_in_errors=True)  # merged with _Model's
 
     name: str
     throttling_rate_limit: Annotated[float, Field(gt=0)]
@@ -154,7 +183,9 @@ class EnvironmentConfig(_Model):
     cors_allow_origins: Annotated[list[str], Field(min_length=1)]
     memory_size: Annotated[int, Field(ge=128, le=10240)]
     timeout_seconds: Annotated[int, Field(ge=3, lt=API_GATEWAY_INTEGRATION_TIMEOUT_SECONDS)]
-    # None: no reserved concurrency (the function shares the account's unreserved pool).
+    # None: no reserved concurrency (the function shares the account's unreserved pool). Lambda
+    # keeps 100 of the account's concurrency unreserved, and a new account's quota may be 10:
+    # set it only once `make preflight` confirms the quota leaves room (docs/deploy.md).
     reserved_concurrency: Annotated[int, Field(ge=1)] | None = None
     log_retention_days: int
     log_level: LogLevel = LogLevel.INFO
@@ -166,14 +197,33 @@ class EnvironmentConfig(_Model):
     proxstop_api_url: str = "https://api.proxstop.com"
     proxstop_format: Literal["json", "xml"] = "json"
     max_code_attempts: Annotated[int, Field(ge=1, le=100)] = 5
-    # All PIN checks (repeats included) per reference id and window (SPEC §6).
+    # All PIN checks (repeats included) per reference id and window (docs/api.md#pin-attempt-limit).
     max_code_checks: Annotated[int, Field(ge=1, le=1000)] = 20
     secret_max_age_seconds: Annotated[int, Field(ge=0, le=86_400)] = 300
     alarms: AlarmThresholds = AlarmThresholds()
     # Lambda SnapStart on a published version behind a `live` alias. Off unless chosen: it adds
-    # snapshot cache and restore charges (README "SnapStart trade-off").
+    # snapshot cache and restore charges (docs/operations.md#snapstart).
     snap_start: Annotated[bool, Field(strict=True)] = False
     token: TokenConfig = TokenConfig()
+    # Starting verifications (docs/api.md#starting-a-verification) and the fraud guard
+    # (docs/security.md#fraud-guard); each becomes one function variable
+    # (docs/configuration.md). Regions the route may send to; empty: the route is off.
+    start_countries: list[str] = []
+    code_length: Annotated[int, Field(strict=True)] = 5
+    # At most the 24-hour attempt window: a verification never outlives its attempt counter.
+    verification_ttl_seconds: Annotated[int, Field(strict=True, ge=60, le=86_400)] = 600
+    max_sends_per_phone: Annotated[int, Field(strict=True, ge=1, le=100)] = 5
+    min_send_interval_seconds: Annotated[int, Field(strict=True, ge=1, le=3600)] = 30
+    max_sends_per_prefix: Annotated[int, Field(strict=True, ge=1, le=1000)] = 20
+    # The cost circuit breaker: sends per clock hour for the whole environment.
+    max_sends_per_hour: Annotated[int, Field(strict=True, ge=1, le=1_000_000)] = 1000
+    # Fictional numbers and their fixed PINs (app-store review, automated tests).
+    test_numbers: dict[str, str] = {}
+    accept_external_references: Annotated[bool, Field(strict=True)] = True
+    # The account-wide API Gateway CloudWatch Logs role (AWS::ApiGateway::Account): one stack per
+    # account and region may own it, so exactly one environment in cdk.json says true; the
+    # others need the role set already (`make preflight` checks; docs/deploy.md).
+    manage_api_gateway_account: Annotated[bool, Field(strict=True)] = False
 
     @field_validator("name")
     @classmethod
@@ -215,6 +265,52 @@ class EnvironmentConfig(_Model):
             raise ValueError(f"{value!r} is not an e-mail address")
         return value
 
+    @field_validator("start_countries")
+    @classmethod
+    def _valid_regions(cls, value: list[str]) -> list[str]:
+        for region in value:
+            if not _REGION_PATTERN.fullmatch(region):
+                raise ValueError(f"{region!r} is not a two-letter upper-case region like 'US'")
+        if len(set(value)) != len(value):
+            raise ValueError("lists a region more than once")
+        return value
+
+    @field_validator("code_length")
+    @classmethod
+    def _valid_code_length(cls, value: int) -> int:
+        if value not in CODE_LENGTHS:
+            raise ValueError("must be 4 or 5")
+        return value
+
+    @field_validator("test_numbers", mode="before")
+    @classmethod
+    def _only_fictional_test_numbers(cls, value: object) -> dict[str, str]:
+        # The function's own parser, on exactly the text the function will receive: a list
+        # that synthesises is a list the function accepts, and the other way round.
+        if not isinstance(value, Mapping):
+            raise ValueError("must be an object of phone numbers and PINs")
+        return parse_test_numbers(_test_numbers_json(value))
+
+    @model_validator(mode="after")
+    def _send_limits_leave_one_number_its_sends(self) -> EnvironmentConfig:
+        # A range or environment limit below the per-number one would make the latter a
+        # dead letter, and one user could exhaust a range.
+        if self.max_sends_per_prefix < self.max_sends_per_phone:
+            raise ValueError("maxSendsPerPrefix must be at least maxSendsPerPhone")
+        if self.max_sends_per_hour < self.max_sends_per_phone:
+            raise ValueError("maxSendsPerHour must be at least maxSendsPerPhone")
+        return self
+
+    @model_validator(mode="after")
+    def _some_reference_can_be_checked(self) -> EnvironmentConfig:
+        # With the start route off, refusing external references would refuse every check.
+        if not self.accept_external_references and not self.start_countries:
+            raise ValueError(
+                "acceptExternalReferences false needs startCountries: with the start route "
+                "off, no PIN check could succeed"
+            )
+        return self
+
     @model_validator(mode="after")
     def _checks_cover_attempts(self) -> EnvironmentConfig:
         # Fewer checks than distinct PINs would make maxCodeAttempts a dead letter.
@@ -232,13 +328,23 @@ class EnvironmentConfig(_Model):
     def _several_origins_need_the_waf(self) -> EnvironmentConfig:
         # API Gateway's own error responses can only carry a literal or a request header; with
         # several origins they reflect the Origin header, which is sound only while the WAF
-        # blocks every request whose Origin is outside the allow-list (README, CORS).
+        # blocks every request whose Origin is outside the allow-list (docs/security.md#cors).
         if len(self.cors_allow_origins) > 1 and not self.waf.enabled:
             raise ValueError(
                 "several corsAllowOrigins need waf.enabled (the WAF enforces the allow-list "
                 "for API Gateway's own error responses); or list a single origin"
             )
         return self
+
+    @property
+    def start_countries_variable(self) -> str:
+        """START_COUNTRIES: comma-separated regions; empty turns the start route off."""
+        return ",".join(self.start_countries)
+
+    @property
+    def test_numbers_variable(self) -> str:
+        """TEST_NUMBERS: the JSON object the function parses (``{}`` for none)."""
+        return _test_numbers_json(self.test_numbers)
 
     @property
     def stack_name(self) -> str:
@@ -269,6 +375,10 @@ class EnvironmentConfig(_Model):
         return LogLevel.INFO.value
 
 
+def _test_numbers_json(numbers: Mapping[str, object]) -> str:
+    return json.dumps(dict(numbers), separators=(",", ":"), sort_keys=True)
+
+
 def cdk_json_context(path: Path = CDK_JSON) -> dict[str, Any]:
     """The ``context`` object of cdk.json (what the CDK CLI would pass to the app)."""
     context = json.loads(path.read_text(encoding="utf-8")).get("context", {})
@@ -282,6 +392,37 @@ def known_environment_names(context: Mapping[str, Any]) -> list[str]:
     return sorted(environments) if isinstance(environments, Mapping) else []
 
 
+def _check_one_api_gateway_account_owner(environments: Mapping[str, Any]) -> None:
+    owners = sorted(
+        name
+        for name, raw in environments.items()
+        if isinstance(raw, Mapping) and raw.get("manageApiGatewayAccount") is True
+    )
+    if len(owners) != 1:
+        raise ConfigurationError(
+            'exactly one environment in cdk.json must set "manageApiGatewayAccount": true '
+            "(it owns the account-wide API Gateway CloudWatch Logs role); found "
+            + (", ".join(owners) if owners else "none")
+        )
+
+
+def first_create(context_value: object) -> bool:
+    """The ``firstCreate`` context value: exactly true/false (bool or the CLI's string)."""
+    if context_value is None or context_value is False or context_value == "false":
+        return False
+    if context_value is True or context_value == "true":
+        return True
+    raise ConfigurationError(
+        f"-c {FIRST_CREATE_CONTEXT_KEY}= takes true or false, not {context_value!r}"
+    )
+
+
+def check_region(config: EnvironmentConfig, region: str | None) -> None:
+    """Refuses settings the target region cannot honour (None: region unknown at synth)."""
+    if region is not None and config.snap_start and not snap_start_offered(region):
+        raise ConfigurationError(f"environment {config.name!r}: {snap_start_refusal(region)}")
+
+
 def load_environment(context: Mapping[str, Any], env_name: object) -> EnvironmentConfig:
     """Validate and return the settings of ``env_name`` from the CDK context.
 
@@ -292,11 +433,13 @@ def load_environment(context: Mapping[str, Any], env_name: object) -> Environmen
     choices = ", ".join(known) if known else f"(none: cdk.json has no '{ENVIRONMENTS_CONTEXT_KEY}')"
     if not isinstance(env_name, str) or not env_name:
         raise ConfigurationError(
-            f"No environment chosen: pass -c {ENV_NAME_CONTEXT_KEY}=<name>. "
+            f"No environment chosen: pass -c {ENV_NAME_CONTEXT_KEY}=<name> (every CDK CLI "
+            "command runs the app, `cdk bootstrap` too: make bootstrap ENV=<name>). "
             f"Known environments: {choices}"
         )
     if env_name not in known:
         raise ConfigurationError(f"Unknown environment {env_name!r}. Known environments: {choices}")
+    _check_one_api_gateway_account_owner(context[ENVIRONMENTS_CONTEXT_KEY])
     raw = context[ENVIRONMENTS_CONTEXT_KEY][env_name]
     if not isinstance(raw, Mapping):
         raise ConfigurationError(f"Environment {env_name!r} in cdk.json must be an object")

@@ -16,7 +16,7 @@ from infra.secret import ApiKeySecret
 from infra.signing_key import TokenSigningKey
 from infra.table import AttemptsTable
 
-# Chosen by cold start, not by default (README "Runtime choice"): the lowest published init of
+# Chosen by cold start, not by default (bench/README.md measures it): the lowest published init of
 # the SnapStart-capable runtimes (python3.12 71 ms, 3.13 96 ms, 3.14 113 ms; hello world, arm64,
 # 128 MB, Dec 2025), within noise of 3.13 for our function here, and compilable on this machine
 # kind (pyenv 3.12; no 3.14). cdk-nag's AwsSolutions-L1 is acknowledged below with that reason.
@@ -32,6 +32,21 @@ HANDLER = "telephone_status.handler.lambda_handler"
 # TelephoneStatusFunction` keeps working whatever the construct tree looks like.
 FUNCTION_LOGICAL_ID = "TelephoneStatusFunction"
 POWERTOOLS_SERVICE_NAME = "telephone-status"
+
+
+def start_variables(config: EnvironmentConfig) -> dict[str, str]:
+    """The start route's settings, one variable each; an empty START_COUNTRIES turns it off."""
+    return {
+        "START_COUNTRIES": config.start_countries_variable,
+        "CODE_LENGTH": str(config.code_length),
+        "VERIFICATION_TTL_SECONDS": str(config.verification_ttl_seconds),
+        "MAX_SENDS_PER_PHONE": str(config.max_sends_per_phone),
+        "MIN_SEND_INTERVAL_SECONDS": str(config.min_send_interval_seconds),
+        "MAX_SENDS_PER_PREFIX": str(config.max_sends_per_prefix),
+        "MAX_SENDS_PER_HOUR": str(config.max_sends_per_hour),
+        "TEST_NUMBERS": config.test_numbers_variable,
+        "ACCEPT_EXTERNAL_REFERENCES": "true" if config.accept_external_references else "false",
+    }
 
 
 class TelephoneStatusFunction(Construct):
@@ -99,6 +114,8 @@ class TelephoneStatusFunction(Construct):
                 "MAX_CODE_CHECKS": str(config.max_code_checks),
                 "SECRET_MAX_AGE_SECONDS": str(config.secret_max_age_seconds),
                 "CORS_ALLOW_ORIGINS": ",".join(config.cors_allow_origins),
+                # Starting verifications and the fraud guard (docs/configuration.md).
+                **start_variables(config),
                 "POWERTOOLS_SERVICE_NAME": POWERTOOLS_SERVICE_NAME,
                 "POWERTOOLS_METRICS_NAMESPACE": config.metrics_namespace,
                 "POWERTOOLS_LOG_LEVEL": config.log_level.value,
@@ -115,6 +132,7 @@ class TelephoneStatusFunction(Construct):
 
         secret.grant_read(self.role)
         table.grant_update_item(self.role)
+        table.grant_get_item(self.role)
         signing_key.grant_sign(self.role)
 
         self._depend_on_policy_only(cfn_function)

@@ -18,7 +18,8 @@ _GATEWAY_RESPONSES: dict[str, tuple[int, str, str, str]] = {
         404,
         "NOT_FOUND",
         "Not found",
-        "No such resource. The API serves /v1/telephone-status.",
+        "No such resource. The API serves /v1/verifications, /v1/telephone-status and"
+        " /v1/jwks.json.",
     ),
     "THROTTLED": (
         429,

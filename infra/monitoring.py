@@ -17,6 +17,7 @@ from constructs import Construct
 
 from infra.abuse_sentinel import AbuseSentinel
 from infra.config import EnvironmentConfig
+from infra.fraud_guard import FraudGuardMonitoring
 from infra.function import POWERTOOLS_SERVICE_NAME
 from infra.retention import removal_policy
 
@@ -225,7 +226,7 @@ class Monitoring(Construct):
                 "not-configured",
                 "Why: the secret still holds the placeholder a fresh stack starts with, so "
                 "every request answers 503 NOT_CONFIGURED. Do: put the ProxStop key into the "
-                "secret of the SecretArn output (README, First deploy).",
+                "secret of the SecretArn output: make put-key ENV=<name> (docs/deploy.md).",
                 self._custom("NotConfigured"),
                 threshold=1,
             ),
@@ -267,6 +268,12 @@ class Monitoring(Construct):
             self.alarms.append(alarm)
         self.abuse_sentinel.alarm.add_alarm_action(alarm_action)
         self.alarms.append(self.abuse_sentinel.alarm)
+        self.fraud_guard = FraudGuardMonitoring(
+            self, "FraudGuard", config=config, custom_metric=self._custom
+        )
+        for alarm in self.fraud_guard.alarms:
+            alarm.add_alarm_action(alarm_action)
+            self.alarms.append(alarm)
 
         upstream_down = cloudwatch.CompositeAlarm(
             self,
@@ -403,6 +410,8 @@ class Monitoring(Construct):
             ),
         )
         dashboard.add_widgets(*self.abuse_sentinel.widgets)
+        for row in self.fraud_guard.widget_rows:
+            dashboard.add_widgets(*row)
         return dashboard
 
     @property

@@ -36,8 +36,15 @@ _RETENTION_BY_DAYS = {
 
 
 def removal_policy(config: EnvironmentConfig) -> cdk.RemovalPolicy:
-    """Retained environments keep table, secret, logs and key when the stack is deleted."""
-    return cdk.RemovalPolicy.RETAIN if config.is_retained else cdk.RemovalPolicy.DESTROY
+    """Retained environments keep table, secret, logs and keys when the stack is deleted.
+
+    RetainExceptOnCreate, not Retain: a create that fails and rolls back deletes what it made
+    (nothing in it holds data yet), instead of leaving orphans that cost money and whose
+    names the retry would collide with.
+    """
+    if config.is_retained:
+        return cdk.RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE
+    return cdk.RemovalPolicy.DESTROY
 
 
 def retention(days: int) -> logs.RetentionDays:

@@ -28,7 +28,7 @@ class ApiKeySecret(Construct):
         config: SecretConfig,
         removal_policy: cdk.RemovalPolicy,
     ) -> None:
-        retained = removal_policy is cdk.RemovalPolicy.RETAIN
+        retained = removal_policy is not cdk.RemovalPolicy.DESTROY
         super().__init__(scope, construct_id)
         self.created = config.create
         if config.create:
@@ -36,8 +36,8 @@ class ApiKeySecret(Construct):
                 self,
                 "Secret",
                 # A retained secret outlives `cdk destroy`, holding the key; its name then
-                # gets the stack's id so that the next deploy can create a new one (README,
-                # Failure modes, has the steps to reuse the old key).
+                # gets the stack's id so that the next deploy can create a new one
+                # (docs/deploy.md#carrying-the-key-over-after-cdk-destroy has the steps).
                 secret_name=physical_name(self, config.name, retained=retained),
                 description="ProxStop API key for the telephone-status function "
                 '(bare key or {"apiKey": "..."})',

@@ -1,4 +1,6 @@
-"""The KMS key that signs verification tokens (SPEC §9): ECC_NIST_P256, SIGN_VERIFY.
+"""The KMS key that signs verification tokens: ECC_NIST_P256, SIGN_VERIFY.
+
+The token: docs/api.md#verification-token.
 
 The private key never leaves KMS; the function may only sign with it and read
 its public key (for `GET /v1/jwks.json`).

@@ -22,14 +22,18 @@ class TelephoneStatusStack(cdk.Stack):  # type: ignore[misc]  # aws_cdk is not f
         *,
         config: EnvironmentConfig,
         env: cdk.Environment | None = None,
+        first_create: bool = False,
     ) -> None:
         super().__init__(
             scope,
             config.stack_name,
             env=env,
             description=f"Telephone Status API wrapping ProxStop telephonestatus ({config.name})",
-            # Retained environments hold data and a key someone put in by hand.
-            termination_protection=config.is_retained,
+            # Retained environments hold data and a key someone put in by hand. Not on the first
+            # create: the CLI switches protection on before the create runs, and a create that
+            # fails then sits in ROLLBACK_COMPLETE where nothing may delete it (docs/deploy.md).
+            # The CLI makes every later deploy match this value, so it stays on from then on.
+            termination_protection=config.is_retained and not first_create,
         )
         self.config = config
         cdk.Tags.of(self).add("project", "telephone-status")
@@ -38,7 +42,13 @@ class TelephoneStatusStack(cdk.Stack):  # type: ignore[misc]  # aws_cdk is not f
         self.secret = ApiKeySecret(
             self, "ApiKeySecret", config=config.secret, removal_policy=removal_policy(config)
         )
-        self.attempts = AttemptsTable(self, "Attempts", removal_policy=removal_policy(config))
+        self.attempts = AttemptsTable(
+            self,
+            "Attempts",
+            removal_policy=removal_policy(config),
+            # Same reason as termination protection: a rollback must be able to delete it.
+            deletion_protection=config.is_retained and not first_create,
+        )
         self.signing_key = TokenSigningKey(
             self, "TokenSigningKey", config=config, removal_policy=removal_policy(config)
         )

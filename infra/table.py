@@ -1,4 +1,4 @@
-"""The DynamoDB table counting PIN checks per reference id (SPEC §6)."""
+"""The DynamoDB table counting PIN checks per reference id (docs/api.md#pin-attempt-limit)."""
 
 from __future__ import annotations
 
@@ -9,14 +9,19 @@ from constructs import Construct
 
 from infra.nag import acknowledge
 
-# Fixed by SPEC §6 so that tools outside the code can read the table.
+# Fixed (docs/api.md#table-layout) so that tools outside the code can read the table.
 PARTITION_KEY = "referenceId"
 TTL_ATTRIBUTE = "expiresAt"
 
 
 class AttemptsTable(Construct):
     def __init__(
-        self, scope: Construct, construct_id: str, *, removal_policy: cdk.RemovalPolicy
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        removal_policy: cdk.RemovalPolicy,
+        deletion_protection: bool,
     ) -> None:
         super().__init__(scope, construct_id)
         self.table = dynamodb.Table(
@@ -28,7 +33,7 @@ class AttemptsTable(Construct):
             # On-demand: traffic is spiky and small; no capacity to plan or alarm on.
             billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
             time_to_live_attribute=TTL_ATTRIBUTE,
-            deletion_protection=removal_policy == cdk.RemovalPolicy.RETAIN,
+            deletion_protection=deletion_protection,
             removal_policy=removal_policy,
         )
         acknowledge(
@@ -44,4 +49,11 @@ class AttemptsTable(Construct):
         # The counter is one atomic UpdateItem (ADD attempts, set expiresAt); nothing else.
         iam.Grant.add_to_principal(
             grantee=grantee, actions=["dynamodb:UpdateItem"], resource_arns=[self.table.table_arn]
+        )
+
+    def grant_get_item(self, grantee: iam.IGrantable) -> None:
+        # A status lookup reads whether the API started a reference (a test number's is
+        # answered locally); one item by its key, never a scan or query.
+        iam.Grant.add_to_principal(
+            grantee=grantee, actions=["dynamodb:GetItem"], resource_arns=[self.table.table_arn]
         )

@@ -10,6 +10,7 @@ from constructs import Construct
 
 from infra.config import EnvironmentConfig
 from infra.retention import physical_name, removal_policy, retention
+from infra.verifications import start_rate_rule
 
 
 def add_web_acl(
@@ -59,13 +60,17 @@ def add_web_acl(
                 visibility_config=visibility(name),
             )
         )
+    # Stricter, for the route that sends SMS and calls (infra/verifications.py).
+    rules.append(
+        start_rate_rule(config, priority=len(rules), visibility=visibility("start-rate-limit"))
+    )
     rules.append(
         wafv2.CfnWebACL.RuleProperty(
             name="per-ip-rate-limit",
             priority=len(rules),
             # Blocks a client IP for as long as it stays over the limit; API Gateway then
             # answers 403 FORBIDDEN. Many users behind one carrier NAT share an IP: the
-            # limit is per environment in cdk.json (README, Security, trade-off).
+            # limit is per environment in cdk.json (docs/security.md#waf).
             action=wafv2.CfnWebACL.RuleActionProperty(block={}),
             statement=wafv2.CfnWebACL.StatementProperty(
                 rate_based_statement=wafv2.CfnWebACL.RateBasedStatementProperty(

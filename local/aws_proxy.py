@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import http.client
 import io
+import json
 import threading
 from collections import Counter
 from typing import Final
@@ -54,6 +55,8 @@ class _ProxyServer(TrackingHTTPServer):
         self.counts: Counter[str] = Counter()
         # X-Amz-Target prefix -> seconds to wait before forwarding; None: never answer.
         self.slow: dict[str, float | None] = {}
+        # X-Amz-Target prefix -> the AWS error code to answer with instead of forwarding.
+        self.refused: dict[str, tuple[int, str]] = {}
         super().__init__((LISTEN_HOST, 0), _ProxyHandler, keep_alive_timeout=30.0)
 
 
@@ -67,12 +70,26 @@ class _ProxyHandler(TrackedHandler):
     def do_POST(self) -> None:  # noqa: N802 (http.server naming)
         self._forward()
 
+    def _answer_error(self, status: int, code: str) -> None:
+        # The JSON protocol's error shape (Secrets Manager, DynamoDB, KMS): botocore reads
+        # the code from `__type`.
+        payload = json.dumps({"__type": code, "message": "refused by the test proxy"}).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/x-amz-json-1.1")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
     def _forward(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         target = self.headers.get("X-Amz-Target") or f"{self.command} {urlsplit(self.path).path}"
         with self.server.counts_lock:
             self.server.counts[target] += 1
             slow = [v for prefix, v in self.server.slow.items() if target.startswith(prefix)]
+            refused = [v for p, v in self.server.refused.items() if target.startswith(p)]
+        if refused:
+            self._answer_error(*refused[0])
+            return
         if slow:
             # A stalled service keeps the connection open, unanswered, until stop().
             pause = slow[0]
@@ -150,6 +167,11 @@ class AwsProxy(Stoppable):
         """Such requests are accepted and read, and never answered (a hung endpoint)."""
         with self._server.counts_lock:
             self._server.slow[target_prefix] = None
+
+    def refuse(self, target_prefix: str, code: str, status: int = 400) -> None:
+        """Such requests are answered with the AWS error `code` (e.g. AccessDeniedException)."""
+        with self._server.counts_lock:
+            self._server.refused[target_prefix] = (status, code)
 
     def reset(self) -> None:
         """Forgets the counts so far."""

@@ -1,4 +1,4 @@
-"""The local AWS emulator: moto's server in a subprocess, provisioned like SPEC §6.
+"""The local AWS emulator: moto's server in a subprocess, provisioned like the deployed stack.
 
 Why a subprocess and not moto's in-process mocks: the function must reach AWS
 through the standard `AWS_ENDPOINT_URL` over real HTTP, exactly the code path
@@ -181,7 +181,7 @@ def _kms_client(endpoint_url: str, region: str) -> KMSClient:
 
 
 def create_signing_key(endpoint_url: str, region: str = DEFAULT_REGION) -> str:
-    """A new ECC_NIST_P256 signing key in the emulator (SPEC §9); returns its ARN."""
+    """A new ECC_NIST_P256 token signing key in the emulator; returns its ARN."""
     metadata = _kms_client(endpoint_url, region).create_key(
         KeySpec="ECC_NIST_P256",
         KeyUsage="SIGN_VERIFY",
@@ -198,7 +198,7 @@ def provision(
     table_name: str,
     region: str = DEFAULT_REGION,
 ) -> None:
-    """Creates the API-key secret and the attempts table (SPEC §6); safe to repeat.
+    """Creates the API-key secret and the attempts table (docs/api.md#table-layout); safe to repeat.
 
     An existing secret gets `secret_value` as its new current version; an
     existing table is left as it is apart from making sure TTL is on.

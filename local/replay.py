@@ -23,7 +23,7 @@ def main(argv: list[str]) -> int:
     # The handler's JSON logs would bury the answers; POWERTOOLS_LOG_LEVEL=INFO brings them back.
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
-    with local_stack():
+    with local_stack(starts=True):  # the start events need the route on, as in `make run`
         for path in paths:
             result = invoke(json.loads(path.read_text()))
             print(f"== {path.name}: HTTP {result['statusCode']}")

@@ -16,7 +16,9 @@ import signal
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from types import FrameType
 from typing import Any, Final
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -33,7 +35,20 @@ _DROPPED_RESPONSE_HEADERS: Final = frozenset(
     {"content-length", "transfer-encoding", "connection", "keep-alive", "date", "server"}
 )
 
+SERVED_KEPT: Final = 1000
+
 Handler = Callable[[dict[str, Any], LocalContext], Any]
+
+
+@dataclass(frozen=True)
+class Served:
+    """One answered request, as a browser test needs to see it (a CORS preflight included)."""
+
+    method: str
+    path: str
+    status: int
+    origin: str | None
+    allow_origin: str | None  # the Access-Control-Allow-Origin answered, if any
 
 
 class LocalApiServer(TrackingHTTPServer):
@@ -43,6 +58,8 @@ class LocalApiServer(TrackingHTTPServer):
         self.quiet = quiet
         self.invoke_lock = threading.Lock()
         self._handler: Handler | None = None
+        # The newest answered requests (never a query string: it may hold a PIN).
+        self.served: deque[Served] = deque(maxlen=SERVED_KEPT)
         super().__init__(address, _ApiHandler)
 
     def lambda_handler(self) -> Handler:
@@ -181,8 +198,12 @@ class _ApiHandler(TrackedHandler):
                 self.wfile.write(body)
         except OSError:
             self.close_connection = True
+        path = urlsplit(self.path).path  # never the query: it may hold a PIN
+        granted = next((v for n, v in headers if n.lower() == "access-control-allow-origin"), None)
+        self.server.served.append(
+            Served(self.command, path, status, self.headers.get("Origin"), granted)
+        )
         if not self.server.quiet:
-            path = urlsplit(self.path).path  # never the query: it may hold a PIN
             elapsed = (time.monotonic() - started) * 1000
             sys.stderr.write(f"{self.command} {path} -> {status} ({elapsed:.0f} ms)\n")
 

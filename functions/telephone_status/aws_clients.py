@@ -1,4 +1,4 @@
-"""boto3 clients whose timeouts fit the invocation's remaining time (SPEC §7).
+"""boto3 clients whose timeouts fit the invocation's remaining time (docs/upstream.md).
 
 botocore fixes connect/read timeouts and retries per client, so each service
 gets a few clients, one per budget tier, each built on first use and then
@@ -9,7 +9,11 @@ when none fits, the call is not started (CallDoesNotFit).
 Every tier makes one try only: botocore's retry pause can grow to seconds
 (throttling backoff, honoured `x-amz-retry-after`), which no budget inside a
 10 s function can promise. A failed AWS call fails closed instead, and a
-client's retry of the same PIN costs no attempt (SPEC §6).
+client's retry of the same PIN costs no attempt (docs/api.md#pin-attempt-limit).
+
+botocore's read timeout counts per socket read, so a tier's budget holds only for an
+endpoint that answers in one go. Each client's connections read against the deadline of
+the call (bounded_io): a dripping endpoint ends at the deadline whatever the tier.
 """
 
 from __future__ import annotations
@@ -20,8 +24,16 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
 
 import boto3
+from botocore.awsrequest import (
+    AWSHTTPConnection,
+    AWSHTTPConnectionPool,
+    AWSHTTPSConnection,
+    AWSHTTPSConnectionPool,
+)
+from botocore.client import BaseClient
 from botocore.config import Config
 
+from .bounded_io import CALL_DEADLINE, DeadlineBoundResponse
 from .deadline import Deadline
 
 if TYPE_CHECKING:
@@ -66,6 +78,40 @@ def tier_for(remaining_seconds: float, tiers: tuple[BudgetTier, ...] = TIERS) ->
     return None
 
 
+# botocore's own response class is http.client's (its stubs say otherwise).
+class _BoundAwsConnection(AWSHTTPConnection):
+    response_class = DeadlineBoundResponse  # type: ignore[assignment]
+
+
+class _BoundAwsHTTPSConnection(AWSHTTPSConnection):
+    response_class = DeadlineBoundResponse  # type: ignore[assignment]
+
+
+class _BoundAwsPool(AWSHTTPConnectionPool):
+    ConnectionCls = _BoundAwsConnection
+
+
+class _BoundAwsHTTPSPool(AWSHTTPSConnectionPool):
+    ConnectionCls = _BoundAwsHTTPSConnection
+
+
+def bind_reads_to_deadlines(client: Any) -> None:
+    """Makes `client`'s connections read against CALL_DEADLINE.
+
+    botocore has no public hook for its connection classes; its URLLib3Session keeps
+    them in one per-session map that its pool managers share, filled before the first
+    request. Anything else is a botocore this code does not know: refuse to run on it
+    (a test builds a client and calls through it).
+    """
+    if not isinstance(client, BaseClient):
+        return  # a stand-in (unit tests): no connections to bind
+    session = getattr(getattr(client, "_endpoint", None), "http_session", None)
+    classes = getattr(session, "_pool_classes_by_scheme", None)
+    if not isinstance(classes, dict) or set(classes) != {"http", "https"}:
+        raise RuntimeError("botocore's HTTP session changed: AWS reads cannot be deadline-bound")
+    classes.update(http=_BoundAwsPool, https=_BoundAwsHTTPSPool)
+
+
 class AwsClients:
     """Per-service, per-tier boto3 clients, built lazily and cached (one set per environment)."""
 
@@ -103,6 +149,9 @@ class AwsClients:
                 raise CallDoesNotFit(f"{service_name}: {deadline.remaining():.3f}s left")
             found = self._clients.get((service_name, index))
             if found is not None:
+                # The caller makes its call at once (`clients(deadline).update_item(...)`):
+                # that call's reads are bound to this deadline.
+                CALL_DEADLINE.set(deadline)
                 return found
             self._build(service_name, index)
             # Building took time (a cold start loads the service model): choose again.
@@ -112,7 +161,7 @@ class AwsClients:
             if (service_name, index) in self._clients:
                 return
             tier = self._tiers[index]
-            self._clients[(service_name, index)] = self._session.client(
+            client = self._session.client(
                 service_name,  # type: ignore[call-overload]
                 config=Config(
                     connect_timeout=tier.connect_timeout,
@@ -123,3 +172,5 @@ class AwsClients:
                     parameter_validation=False,
                 ),
             )
+            bind_reads_to_deadlines(client)
+            self._clients[(service_name, index)] = client

@@ -45,7 +45,8 @@ INFERRED_STATES: Final[dict[int, State]] = {
 
 FINAL_STATES: Final[frozenset[State]] = frozenset({"delivered", "failed"})
 
-# For failed codes only (SPEC §4): may a new call/SMS to the same number succeed?
+# For failed codes only: may a new call/SMS to the same number succeed?
+# (status.retryable, docs/api.md#success-response)
 RETRY_MAY_HELP: Final[frozenset[int]] = frozenset(
     {101, 102, 106, 107, 108, 207, 210, 221, 503, 505}
 )

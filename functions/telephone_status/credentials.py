@@ -3,7 +3,7 @@
 Powertools caches the secret for SECRET_MAX_AGE_SECONDS. On top of it this
 keeps the last good key, so that a Secrets Manager outage does not take the
 API down while a key is known, and rate-limits forced re-reads after the
-upstream refuses the key (SPEC §7).
+upstream refuses the key (docs/upstream.md).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from .aws_clients import CallDoesNotFit, ClientFactory
 from .deadline import Deadline
-from .errors import InternalError, NotConfigured, ServiceUnavailable
+from .errors import ApiError, InternalError, NotConfigured, ServiceUnavailable
 from .observability import NOT_CONFIGURED, count, logger
 
 if TYPE_CHECKING:
@@ -72,17 +72,24 @@ class ApiKeyStore:
         self._clock = clock
         self._last_key: str | None = None
         self._next_fetch_after_failure = 0.0
+        # What the last failed read means to a request that has no cached key to fall
+        # back on; repeated without asking Secrets Manager until the back-off ends.
+        self._failure: ApiError | None = None
         self._last_forced: float | None = None
 
     def current(self, deadline: Deadline) -> str:
         """The key to use now; raises only when no usable key is known.
 
         NotConfigured (503) while the secret holds the placeholder, so that the caller
-        fails before any attempt is counted or the upstream is called (SPEC §5);
+        fails before any attempt is counted or the upstream is called (docs/api.md#errors);
         ServiceUnavailable (503) when Secrets Manager cannot be reached in time;
         InternalError (500) when it answers that there is no usable key.
         """
-        if self._last_key is not None and self._clock() < self._next_fetch_after_failure:
+        if self._backing_off():
+            # A missing, denied, throttled or slow secret is not asked for again on every
+            # request: the answer during the back-off comes at once.
+            if self._last_key is None:
+                raise self._remembered_failure()
             key = self._last_key
         else:
             key = self._read(deadline, force=False)
@@ -95,7 +102,7 @@ class ApiKeyStore:
             logger.error(
                 "ProxStop API key not configured: the secret still holds the placeholder. "
                 "Put the real key into the secret named by the stack output SecretArn "
-                "(README, First deploy); no restart is needed",
+                "(make put-key ENV=<name>, docs/deploy.md); no restart is needed",
                 extra={"secretId": self._secret_id},
             )
             raise NotConfigured(reason="API key secret holds the placeholder")
@@ -109,6 +116,12 @@ class ApiKeyStore:
         Secrets Manager cannot be reached in time: the rejection may be a rotation
         we could not see, so "try again shortly" is the honest answer.
         """
+        if self._backing_off():
+            # A read failed moments ago: no forced read either. A key we could not check
+            # because Secrets Manager is unreachable is "try again shortly", as below.
+            if isinstance(self._failure, ServiceUnavailable):
+                raise self._remembered_failure()
+            return False
         now = self._clock()
         if (
             self._last_forced is not None
@@ -128,37 +141,56 @@ class ApiKeyStore:
                 self._secret_id, max_age=self._max_age, force_fetch=force, deadline=deadline
             )
         except Exception as exc:  # Powertools wraps every SDK error in GetParameterError
-            self._next_fetch_after_failure = self._clock() + RETRY_AFTER_FAILURE_SECONDS
             cause = exc.__context__ or exc
             transient = _is_transient(cause)
+            failure: ApiError = (
+                ServiceUnavailable(
+                    "The service cannot answer right now; try again shortly.",
+                    reason=f"Secrets Manager unreachable: {type(cause).__name__}",
+                )
+                if transient
+                else InternalError(reason=f"API key secret unavailable: {type(cause).__name__}")
+            )
+            if not isinstance(cause, CallDoesNotFit):
+                # Too little time left to ask is this request's lot, not Secrets Manager's.
+                self._remember(failure)
             if self._last_key is not None and not (force and transient):
                 logger.warning(
                     "Secrets Manager unavailable; keeping the cached API key",
                     extra={"error_type": type(cause).__name__},
                 )
                 return self._last_key
-            if transient:
-                raise ServiceUnavailable(
-                    "The service cannot answer right now; try again shortly.",
-                    reason=f"Secrets Manager unreachable: {type(cause).__name__}",
-                ) from None
-            raise InternalError(
-                reason=f"API key secret unavailable: {type(cause).__name__}"
-            ) from None
+            raise failure from None
         try:
             key = extract_api_key(raw)
         except InternalError as exc:
+            # An operator's slip in the secret: asked for again after the back-off only.
+            self._remember(exc)
             if self._last_key is None:
                 raise
             # An operator's slip in the secret must not take down a working key.
-            self._next_fetch_after_failure = self._clock() + RETRY_AFTER_FAILURE_SECONDS
             logger.warning(
                 "Secret holds no usable API key; keeping the cached one",
                 extra={"reason": exc.reason},
             )
             return self._last_key
         self._last_key = key
+        self._failure = None
         return key
+
+    def _backing_off(self) -> bool:
+        return self._clock() < self._next_fetch_after_failure
+
+    def _remember(self, failure: ApiError) -> None:
+        self._next_fetch_after_failure = self._clock() + RETRY_AFTER_FAILURE_SECONDS
+        self._failure = failure
+
+    def _remembered_failure(self) -> ApiError:
+        """A fresh error like the last read's (an exception object is not raised twice)."""
+        failure = self._failure or ServiceUnavailable(reason="Secrets Manager read failed")
+        return type(failure)(
+            failure.detail, reason=f"{failure.reason} (not asked again during the back-off)"
+        )
 
 
 def _is_transient(error: BaseException) -> bool:

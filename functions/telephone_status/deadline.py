@@ -1,4 +1,4 @@
-"""The invocation's deadline, shared by every outgoing call (upstream and AWS, SPEC §7)."""
+"""The invocation's deadline, shared by every outgoing call (upstream and AWS, docs/upstream.md)."""
 
 from __future__ import annotations
 

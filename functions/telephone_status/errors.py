@@ -1,4 +1,4 @@
-"""Every error the API answers with, as exceptions carrying their SPEC §5 mapping.
+"""Every error the API answers with, with their HTTP status and code (docs/api.md#errors).
 
 Messages are fixed texts written here: nothing the upstream or the client sent
 (and so no key or PIN) ever reaches a response through them.
@@ -36,7 +36,19 @@ class ApiError(Exception):
 
 # Field names that may appear in logs. An unknown field's name is the client's text (it
 # could be anything, a PIN included), so logs only say that there was one.
-LOGGED_FIELD_NAMES = frozenset({"referenceId", "code", "body", "Content-Type"})
+LOGGED_FIELD_NAMES = frozenset(
+    {
+        "referenceId",
+        "code",
+        "body",
+        "Content-Type",
+        "phoneNumber",
+        "channel",
+        "locale",
+        "query",
+        "event",
+    }
+)
 
 
 class InvalidRequest(ApiError):
@@ -58,7 +70,7 @@ class RouteNotFound(ApiError):
     status = 404
     code = "NOT_FOUND"
     title = "Not found"
-    default_detail = "No such resource. The API serves /v1/telephone-status."
+    default_detail = "No such resource."
 
 
 class MethodNotAllowed(ApiError):
@@ -88,7 +100,7 @@ class TooManyAttempts(ApiError):
     def __init__(self, *, retry_after_seconds: int, reason: str | None = None) -> None:
         super().__init__(reason=reason)
         self.attempts_remaining = 0
-        # Whole seconds until the attempt window ends (SPEC §5), never less than 1.
+        # Whole seconds until the attempt window ends (docs/api.md#errors), never less than 1.
         self.retry_after_seconds = max(1, retry_after_seconds)
 
 
@@ -100,7 +112,7 @@ class ServiceUnavailable(ApiError):
 
 
 class NotConfigured(ApiError):
-    """The secret still holds the placeholder a fresh stack starts with (SPEC §5)."""
+    """The secret still holds the placeholder a fresh stack starts with (docs/deploy.md)."""
 
     status = 503
     code = "NOT_CONFIGURED"
@@ -148,3 +160,50 @@ class UpstreamTimeout(UpstreamError):
     title = "Upstream timeout"
     default_detail = "The verification provider did not answer in time."
     kind = "timeout"
+
+
+class TooManySends(ApiError):
+    """A number or number range reached its send limit (docs/security.md#fraud-guard)."""
+
+    status = 429
+    code = "TOO_MANY_SENDS"
+    title = "Too many sends"
+    default_detail = "Too many verifications were sent to this number recently; try again later."
+
+    def __init__(self, *, retry_after_seconds: int, reason: str | None = None) -> None:
+        super().__init__(reason=reason)
+        self.retry_after_seconds = max(1, retry_after_seconds)
+
+
+class SendBudgetExhausted(ApiError):
+    """The environment's hourly send budget is spent: the cost circuit breaker."""
+
+    status = 503
+    code = "SEND_BUDGET_EXHAUSTED"
+    title = "Send budget exhausted"
+    default_detail = "No more verifications can be sent this hour; try again later."
+
+    def __init__(self, *, retry_after_seconds: int, reason: str | None = None) -> None:
+        super().__init__(reason=reason)
+        self.retry_after_seconds = max(1, retry_after_seconds)
+
+
+class CountryNotAllowed(ApiError):
+    status = 403
+    code = "COUNTRY_NOT_ALLOWED"
+    title = "Country not allowed"
+    default_detail = "Verifications cannot be sent to numbers in this country."
+
+
+class VerificationExpired(ApiError):
+    status = 410
+    code = "VERIFICATION_EXPIRED"
+    title = "Verification expired"
+    default_detail = "This verification has expired; start a new one."
+
+
+class VerificationSuperseded(ApiError):
+    status = 409
+    code = "VERIFICATION_SUPERSEDED"
+    title = "Verification superseded"
+    default_detail = "A newer verification was started for this number; use its reference ID."

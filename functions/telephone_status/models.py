@@ -1,4 +1,4 @@
-"""Pydantic models: the request (SPEC §3), the success body (§4), the problem body (§5)."""
+"""Pydantic models: the request, the success body, the problem body (docs/api.md)."""
 
 from __future__ import annotations
 
@@ -74,7 +74,7 @@ class TelephoneStatusRequest(BaseModel):
 
 
 def canonical_reference_id(value: object) -> str:
-    """SPEC §3: 32 ASCII hex characters, upper-cased; raises ValueError otherwise."""
+    """docs/api.md#request: 32 ASCII hex characters, upper-cased; raises ValueError otherwise."""
     if not isinstance(value, str) or not REFERENCE_ID_PATTERN.fullmatch(value):
         raise ValueError(REFERENCE_ID_MESSAGE)
     # Only ASCII reaches here, so upper() cannot fold a ligature such as "\ufb00" into "FF".
@@ -82,7 +82,9 @@ def canonical_reference_id(value: object) -> str:
 
 
 def canonical_code(value: object) -> str:
-    """SPEC §3: a PIN string, or a JSON integer literal (int); raises ValueError otherwise.
+    """A PIN string, or a JSON integer literal (int); raises ValueError otherwise.
+
+    The rule: docs/api.md#request.
 
     A JSON fraction or exponent (16322.0, 1e4) never arrives as an int: the request
     parser keeps such literals as JsonNumberText, which is neither str nor int here.
@@ -166,12 +168,12 @@ class TelephoneStatusResponse(BaseModel):
     verification: VerificationBody | None = Field(
         default=None,
         description="With codeValid true and token signing configured: a token the client's "
-        "backend verifies (SPEC §9); otherwise null.",
+        "backend verifies (docs/api.md#verification-token); otherwise null.",
     )
 
 
 class VerificationBody(BaseModel):
-    """A signed token the client hands to its own backend (SPEC §9)."""
+    """A signed token the client hands to its own backend (docs/api.md#verification-token)."""
 
     model_config = ConfigDict(frozen=True, populate_by_name=True)
 
@@ -187,7 +189,7 @@ class VerificationBody(BaseModel):
 
 
 class JsonWebKey(BaseModel):
-    """An EC P-256 public key (RFC 7517, RFC 7518 §6.2); `kid` is its RFC 7638 thumbprint."""
+    """An EC P-256 public key (RFC 7517, RFC 7518 section 6.2); `kid` is its RFC 7638 thumbprint."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -228,3 +230,66 @@ class ProblemBody(BaseModel):
         alias="attemptsRemaining",
         description="On 429 TOO_MANY_ATTEMPTS: 0 (no further PIN may be tried in this window).",
     )
+
+
+# POST /v1/verifications, for the OpenAPI document (plain data: the route's own parser is
+# request.parse_start_request, and its module is imported only when the route is called).
+START_REQUEST_SCHEMA: Final[dict[str, Any]] = {
+    "title": "StartVerificationRequest",
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["phoneNumber", "channel"],
+    "properties": {
+        "phoneNumber": {
+            "type": "string",
+            "pattern": "^\\+[1-9][0-9]{7,14}$",
+            "description": "E.164, without spaces or punctuation; a valid number for its"
+            " region that can receive a verification (no premium rate, toll free, shared"
+            " cost, UAN, pager, voicemail or personal numbers; fixed line by call only).",
+            "examples": ["+12025550142"],
+        },
+        "channel": {"type": "string", "enum": ["sms", "call"]},
+        "locale": {
+            "type": "string",
+            "enum": ["en", "es", "fr", "de", "it", "pt", "pl", "ru", "he", "ja", "ko", "zh"],
+            "default": "en",
+            "description": "Language of the call's voice; accepted and ignored for sms.",
+        },
+    },
+}
+START_RESPONSE_SCHEMA: Final[dict[str, Any]] = {
+    "title": "StartVerificationResponse",
+    "type": "object",
+    "required": [
+        "referenceId",
+        "channel",
+        "phoneNumber",
+        "expiresAt",
+        "resendAfter",
+        "sendsRemaining",
+    ],
+    "properties": {
+        "referenceId": {**_REFERENCE_ID_SCHEMA, "description": "Check the PIN with this id."},
+        "channel": {"type": "string", "enum": ["sms", "call"]},
+        "phoneNumber": {
+            "type": "string",
+            "description": "The number, masked: country code and last 4 digits.",
+            "examples": ["+1******0142"],
+        },
+        "expiresAt": {
+            "type": "string",
+            "format": "date-time",
+            "description": "Until when the PIN can be checked (RFC 3339, UTC).",
+        },
+        "resendAfter": {
+            "type": "string",
+            "format": "date-time",
+            "description": "When the next send to this number is allowed (RFC 3339, UTC).",
+        },
+        "sendsRemaining": {
+            "type": "integer",
+            "minimum": 0,
+            "description": "Sends still allowed to this number in the current hour.",
+        },
+    },
+}

@@ -4,7 +4,7 @@ Both formats are first reduced to the same tree (`_Node`: lower-cased ASCII
 keys; leaves are text exactly as written, JSON numbers by their literal; a key
 given twice, or a JSON array, is `_UNUSABLE`), and one decision (`_interpret`)
 reads that tree. So the same kind of document gives the same outcome in both
-formats (SPEC §4), and the client-facing body is byte-for-byte identical.
+formats (docs/api.md#success-response), and the client-facing body is byte-for-byte identical.
 
 Everything read from the upstream's bytes follows ASCII rules: numbers are
 ASCII digits only, whitespace is the four characters XML and JSON both call
@@ -24,7 +24,7 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import ParseError, fromstring
 
 from .catalogue import channel_of, description_of, state_of
-from .errors import UpstreamBadResponse, UpstreamUnavailable
+from .errors import UpstreamBadResponse, UpstreamError, UpstreamUnavailable
 from .models import StatusBody, TelephoneStatusResponse
 
 UpstreamFormat = Literal["json", "xml"]
@@ -37,9 +37,13 @@ ASCII_WHITESPACE: Final = " \t\r\n"
 # ProxStop's documented JSON example misses the comma between two members
 # written on separate lines; a newline outside a string is where it goes.
 _MISSING_COMMA: Final = re.compile(r'("|[0-9]|true|false|null|\}|\])([ \t\r]*\n[ \t\r\n]*)(")')
+# The vendor's documented start answer leaves the hex `ref` unquoted: "ref": 97A6…89F.
+_BARE_REF: Final = re.compile(r'("ref"[ \t\r\n]*:[ \t\r\n]*)([0-9A-Za-z]+)(?=[ \t\r\n]*[,}])')
+_REFERENCE: Final = re.compile(r"[0-9A-Fa-f]{32}")
+INVALID_TELEPHONE_CODE: Final = "INVALID_TELEPHONE"
 # A status: ASCII digits only, zero padding allowed ("0100"), no sign, no fraction.
 _STATUS_DIGITS: Final = re.compile(r"[0-9]{1,12}")
-# SPEC §4: the only spellings of `valid` (after trimming ASCII whitespace).
+# The only spellings of `valid` (docs/upstream.md) (after trimming ASCII whitespace).
 _VALID_SPELLINGS: Final = {"0": 0, "-1": -1}
 
 
@@ -67,9 +71,33 @@ class UpstreamFailure:
     error_code: str
 
     @property
+    def is_invalid_telephone(self) -> bool:
+        return _ascii_lower(self.error_code) == INVALID_TELEPHONE_CODE.lower()
+
+    @property
     def is_unknown_reference(self) -> bool:
         # ASCII case only: a dotless i (U+0131) upper-cases to I, but is not the code.
         return _ascii_lower(self.error_code) == INVALID_REFERENCE_CODE.lower()
+
+
+# What the readers raise on bytes they cannot read. expat (through defusedxml): ParseError
+# (a SyntaxError), DefusedXmlException (DTD, entities, external references forbidden),
+# LookupError (an encoding declaration Python has no codec for, or a bytes-to-bytes codec
+# such as zlib, hex or rot13), ValueError (UnicodeError included: bytes not in the
+# declared encoding), TypeError (a codec that yields no text), RecursionError, and
+# OverflowError / MemoryError on absurd input. json: ValueError (JSONDecodeError,
+# UnicodeDecodeError) and RecursionError (deep nesting).
+READ_ERRORS: Final = (
+    ParseError,
+    DefusedXmlException,
+    SyntaxError,
+    LookupError,
+    ValueError,
+    TypeError,
+    RecursionError,
+    OverflowError,
+    MemoryError,
+)
 
 
 def parse_upstream(
@@ -78,8 +106,48 @@ def parse_upstream(
     """Raises UpstreamUnavailable for empty or contentless answers, else UpstreamBadResponse."""
     if not body.strip(ASCII_WHITESPACE.encode()):
         raise UpstreamUnavailable(reason="empty upstream body")
-    document = _json_document(body) if upstream_format == "json" else _xml_document(body)
+    try:
+        document = _json_document(body) if upstream_format == "json" else _xml_document(body)
+    except UpstreamError:
+        raise
+    except READ_ERRORS:
+        raise UpstreamBadResponse(reason=f"upstream {upstream_format} could not be read") from None
+    except Exception as exc:
+        # Backstop: whatever else a reader raises, the bytes came from the upstream, so
+        # they are its bad response (502), never our 500; the type name says which.
+        raise UpstreamBadResponse(
+            reason=f"upstream {upstream_format} could not be read: {type(exc).__name__}"
+        ) from None
     return _interpret(document)
+
+
+@dataclass(frozen=True)
+class StartAnswer:
+    reference_id: str  # canonical: 32 hex characters, upper case
+
+
+def parse_start(body: bytes, upstream_format: UpstreamFormat) -> StartAnswer | UpstreamFailure:
+    """A telephonesms / telephonecall answer: its `ref`, or the failure.
+
+    Empty: UpstreamUnavailable; anything but a 32-hex `ref` or a failure: UpstreamBadResponse.
+    """
+    if not body.strip(ASCII_WHITESPACE.encode()):
+        raise UpstreamUnavailable(reason="empty upstream body")
+    document = _json_document(body) if upstream_format == "json" else _xml_document(body)
+    response = _present(document.get("response"))
+    if response is not None and not isinstance(response, dict):
+        raise UpstreamBadResponse(reason="upstream `response` is not an object")
+    failed = document.get("failed")
+    if failed is None and response is not None:
+        failed = response.get("failed")
+    if failed is not None:
+        return _failure(failed)
+    payload = response if response is not None else document
+    raw_ref = _present(payload.get("ref"))
+    text = raw_ref.strip(ASCII_WHITESPACE) if isinstance(raw_ref, str) else ""
+    if not _REFERENCE.fullmatch(text):
+        raise UpstreamBadResponse(reason="upstream ref is not 32 hexadecimal characters")
+    return StartAnswer(reference_id=text.upper())
 
 
 def to_response(
@@ -113,7 +181,8 @@ def _json_document(body: bytes) -> _Node:
 
 
 def _lenient_json(text: str) -> Any:
-    for candidate in (text, _MISSING_COMMA.sub(r"\1,\2\3", text)):
+    repaired = _MISSING_COMMA.sub(r"\1,\2\3", text)
+    for candidate in (text, repaired, _BARE_REF.sub(r'\1"\2"', repaired)):
         try:
             return json.loads(
                 candidate,
@@ -123,7 +192,7 @@ def _lenient_json(text: str) -> Any:
                 parse_constant=_reject_constant,
                 object_pairs_hook=_json_node,
             )
-        except (ValueError, RecursionError):
+        except READ_ERRORS:
             continue
     raise UpstreamBadResponse(reason="upstream JSON could not be parsed")
 
@@ -154,7 +223,7 @@ def _xml_document(body: bytes) -> _Node:
         body = body.lstrip()  # expat refuses whitespace before the XML declaration
         # forbid_dtd: ProxStop sends no DTD; refusing one also stops entity bombs and XXE.
         root = fromstring(body, forbid_dtd=True, forbid_entities=True, forbid_external=True)
-    except (ParseError, DefusedXmlException, ValueError, RecursionError):
+    except READ_ERRORS:
         raise UpstreamBadResponse(reason="upstream XML could not be parsed") from None
     tag = _tag(root)
     if tag == "failed":
@@ -225,7 +294,8 @@ def _interpret(document: _Node) -> UpstreamAnswer | UpstreamFailure:
     if raw_valid is None:
         return UpstreamAnswer(status=status, valid=None)
     if not isinstance(raw_valid, str) or raw_valid.strip(ASCII_WHITESPACE) not in _VALID_SPELLINGS:
-        # Fail closed: anything but the exact spellings of 0 / -1 is a 502 (SPEC §4).
+        # Fail closed: anything but the exact spellings of 0 / -1 is a 502
+        # (docs/api.md#success-response).
         raise UpstreamBadResponse(reason="upstream valid is neither 0 nor -1")
     return UpstreamAnswer(status=status, valid=_VALID_SPELLINGS[raw_valid.strip(ASCII_WHITESPACE)])
 
@@ -243,7 +313,7 @@ def _failure(failed: Any) -> UpstreamFailure:
     if failed is _UNUSABLE:
         raise UpstreamBadResponse(reason="upstream repeated `failed`")
     # <failed>oops</failed>, <failed/>, {"failed": "oops"}, {"failed": ""}: the upstream
-    # says it failed without saying why; alike in both formats (SPEC §4).
+    # says it failed without saying why; alike in both formats (docs/upstream.md).
     if not isinstance(failed, dict):
         return UpstreamFailure(error_code=UNSPECIFIED_ERROR_CODE)
     error_code = failed.get("error_code")

@@ -33,6 +33,11 @@ ATTEMPT_LOCKOUTS: Final = "AttemptLockouts"
 NOT_CONFIGURED: Final = "NotConfigured"
 TOKENS_ISSUED: Final = "TokensIssued"
 TOKEN_SIGNING_FAILURES: Final = "TokenSigningFailures"  # noqa: S105 (a metric name)
+# Starting verifications and the fraud guard (docs/security.md#fraud-guard).
+VERIFICATION_SENDS: Final = "VerificationSends"
+START_REFUSED: Final = "StartRefused"
+SEND_BUDGET_EXHAUSTED: Final = "SendBudgetExhausted"
+VERIFIED_STARTS: Final = "VerifiedStarts"
 
 # Lambda's JSON log format applies the function's log level to the root logger; at DEBUG
 # botocore would log Secrets Manager response bodies (the key) and urllib3 request lines.
@@ -68,15 +73,43 @@ def record_upstream_latency(milliseconds: float) -> None:
     )
 
 
-def log_request_completed(event: dict[str, Any], result: dict[str, Any]) -> None:
+def log_request_completed(event: object, result: dict[str, Any]) -> None:
     """The request's one log line, carrying the keys appended while it was handled."""
     status = result.get("statusCode", 500)
     log = logger.info if status < 400 else logger.warning if status < 500 else logger.error
+    fields = event if isinstance(event, dict) else {}  # a hand-made event may be anything
     log(
         "Request completed",
         extra={
-            "method": event.get("httpMethod"),
-            "path": event.get("path"),  # never the query string: it may hold a PIN
+            "method": _string(fields.get("httpMethod")),
+            "path": _string(fields.get("path")),  # never the query string: it may hold a PIN
             "statusCode": result.get("statusCode"),
         },
     )
+
+
+def _string(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def count_send(channel: str, country: str) -> None:
+    """A start that reached (or may have reached) the upstream: in total, and by channel and
+    country (the SMS-pumping view)."""
+    count(VERIFICATION_SENDS)
+    with single_metric(
+        name=VERIFICATION_SENDS, unit=MetricUnit.Count, value=1, namespace=NAMESPACE
+    ) as metric:
+        metric.add_dimension(name="service", value=SERVICE)
+        metric.add_dimension(name="Channel", value=channel)
+        metric.add_dimension(name="Country", value=country)
+
+
+def count_refusal(layer: str) -> None:
+    """A start refused by a fraud guard layer: country, number, phone, prefix or budget."""
+    with single_metric(
+        name=START_REFUSED, unit=MetricUnit.Count, value=1, namespace=NAMESPACE
+    ) as metric:
+        metric.add_dimension(name="service", value=SERVICE)
+        metric.add_dimension(name="Layer", value=layer)
+    if layer == "budget":
+        count(SEND_BUDGET_EXHAUSTED)

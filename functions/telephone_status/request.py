@@ -1,4 +1,4 @@
-"""Turns an API Gateway event into a validated TelephoneStatusRequest (SPEC §3).
+"""Turns an API Gateway event into a validated TelephoneStatusRequest (docs/api.md#request).
 
 Query string, JSON body and form body are flattened into (name, value) pairs
 first, so that one pydantic model applies the same rules to all three.
@@ -50,12 +50,72 @@ class JsonNumberText:
     literal: str
 
 
+# The REST proxy event's members the function reads, and the shapes API Gateway gives
+# them. A direct invoke, a replay or an edited `sam local invoke` event can hold anything.
+_STRING = "a string"
+_STRING_MAP = "a map of strings"
+_LIST_MAP = "a map of lists of strings"
+_EVENT_MEMBERS: Final = {
+    "httpMethod": _STRING,
+    "path": _STRING,
+    "resource": _STRING,
+    "body": _STRING,
+    "headers": _STRING_MAP,
+    "queryStringParameters": _STRING_MAP,
+    "pathParameters": _STRING_MAP,
+    "stageVariables": _STRING_MAP,
+    "multiValueHeaders": _LIST_MAP,
+    "multiValueQueryStringParameters": _LIST_MAP,
+    "isBase64Encoded": "true or false",
+    "requestContext": "a map (with a string requestId)",
+}
+_REQUIRED_MEMBERS: Final = ("httpMethod", "path")
+
+
+def event_shape_errors(event: object) -> list[FieldError]:
+    """What is wrong with the shape of a REST proxy event (empty when nothing is).
+
+    Checked before anything reads the event, so that an odd shape is a 400 that says
+    which member is wrong, not an exception somewhere inside the routing or parsing.
+    """
+    if not isinstance(event, dict):
+        return [FieldError("event", "the event must be an API Gateway REST proxy event (a map)")]
+    errors = [
+        FieldError("event", f"{name} is required")
+        for name in _REQUIRED_MEMBERS
+        if event.get(name) is None
+    ]
+    for name, shape in _EVENT_MEMBERS.items():
+        value = event.get(name)
+        if value is not None and not _has_shape(value, shape):
+            errors.append(FieldError("event", f"{name} must be {shape}"))
+    return errors
+
+
+def _has_shape(value: object, shape: str) -> bool:
+    if shape == _STRING:
+        return isinstance(value, str)
+    if shape == "true or false":
+        return isinstance(value, bool)
+    if not isinstance(value, dict) or not all(isinstance(key, str) for key in value):
+        return False
+    if shape == _STRING_MAP:
+        return all(isinstance(item, str) for item in value.values())
+    if shape == _LIST_MAP:
+        return all(
+            isinstance(items, list) and all(isinstance(item, str) for item in items)
+            for items in value.values()
+        )
+    # requestContext: its requestId names the request in answers and logs.
+    return isinstance(value.get("requestId", ""), str)
+
+
 def parse_request(event: APIGatewayProxyEvent) -> TelephoneStatusRequest:
     query = _query_pairs(event)
     body = _raw_body(event)
     if event.http_method.upper() == "POST":
         if query:
-            # SPEC §3: a PIN must not travel in a URL, not even next to a body.
+            # A PIN must not travel in a URL, not even next to a body (docs/api.md#request).
             names = dict.fromkeys(FIELD_ALIASES.get(name, _printable(name)) for name, _ in query)
             raise InvalidRequest([FieldError(name, QUERY_ON_POST) for name in names])
         pairs = _body_pairs(body, event.headers.get("content-type")) if body else []
@@ -145,7 +205,7 @@ def _unquoted(value: str) -> str:
 
 
 def _check_charset(body: bytes, charset: str) -> None:
-    """Accepts a charset in which the body reads as the same text as in UTF-8 (SPEC §3).
+    """Accepts a charset in which the body reads as the same text as in UTF-8 (docs/api.md#request).
 
     So us-ascii or iso-8859-1 on a pure-ASCII body is fine, iso-8859-1 on "café" is not.
     """
@@ -165,7 +225,8 @@ def _json_pairs(body: bytes) -> list[tuple[str, Any]]:
             body.decode("utf-8-sig"),
             object_pairs_hook=_JsonObject,
             parse_constant=_reject_constant,
-            # SPEC §3: a PIN is an integer literal; 100.000000000000001 must not become 100.
+            # A PIN is an integer literal (docs/api.md#request): 100.000000000000001 must not
+            # become 100.
             parse_float=JsonNumberText,
         )
     except (ValueError, RecursionError):
@@ -251,3 +312,98 @@ def _invalid(field: str, message: str) -> InvalidRequest:
 
 def _too_large() -> InvalidRequest:
     return _invalid("body", f"the body must not exceed {MAX_BODY_BYTES} bytes")
+
+
+# --------------------------------------------------------------------------- starts
+
+# E.164 as a start request spells it: "+", 8 to 15 ASCII digits, the first not 0.
+E164_PATTERN: Final = re.compile(r"\+[1-9][0-9]{7,14}")
+CHANNELS: Final = ("sms", "call")
+# The call's voice (docs/api.md#starting-a-verification) -> the upstream's language name.
+LOCALES: Final = {
+    "en": "English",
+    "es": "Spanish",
+    "fr": "French",
+    "de": "German",
+    "it": "Italian",
+    "pt": "Portuguese",
+    "pl": "Polish",
+    "ru": "Russian",
+    "he": "Hebrew",
+    "ja": "Japanese",
+    "ko": "Korean",
+    "zh": "Chinese",
+}
+START_FIELDS: Final = ("phoneNumber", "channel", "locale")
+PHONE_MESSAGE: Final = (
+    "must be an E.164 number: +, then 8 to 15 digits, the first not 0, no spaces or punctuation"
+)
+
+
+@dataclass(frozen=True)
+class StartRequest:
+    phone_number: str
+    channel: str
+    locale: str = "en"
+
+
+def _phone_number(value: object) -> str:
+    if type(value) is not str or not E164_PATTERN.fullmatch(value):
+        raise ValueError(PHONE_MESSAGE)
+    return value
+
+
+def _channel(value: object) -> str:
+    if type(value) is not str or value not in CHANNELS:
+        raise ValueError("must be sms or call")
+    return value
+
+
+def _locale(value: object) -> str:
+    if type(value) is not str or value not in LOCALES:
+        raise ValueError("must be one of " + ", ".join(LOCALES))
+    return value
+
+
+START_CANONICAL: Final = {"phoneNumber": _phone_number, "channel": _channel, "locale": _locale}
+
+
+def parse_start_request(event: APIGatewayProxyEvent) -> StartRequest:
+    """A start's fields, from a JSON or form body only (the same body rules as a lookup)."""
+    query = _query_pairs(event)
+    if query:
+        names = dict.fromkeys(
+            name if name in START_CANONICAL else _printable(name) for name, _ in query
+        )
+        raise InvalidRequest([FieldError(name, QUERY_ON_POST) for name in names])
+    body = _raw_body(event)
+    pairs = _body_pairs(body, event.headers.get("content-type")) if body else []
+    errors: list[FieldError] = []
+    values: dict[str, str] = {}
+    for name, value in pairs:
+        check = START_CANONICAL.get(name)
+        if check is None:
+            errors.append(FieldError(_printable(name), "unknown field"))
+            continue
+        try:
+            canonical = check(value)
+        except ValueError as exc:
+            error = FieldError(name, str(exc))
+            if error not in errors:
+                errors.append(error)
+            continue
+        if values.setdefault(name, canonical) != canonical:
+            error = FieldError(name, "given more than once with different values")
+            if error not in errors:
+                errors.append(error)
+    given = {name for name, _ in pairs}
+    errors.extend(
+        FieldError(name, "is required") for name in ("phoneNumber", "channel") if name not in given
+    )
+    if errors:
+        raise InvalidRequest(errors)
+    return StartRequest(
+        phone_number=values["phoneNumber"],
+        channel=values["channel"],
+        locale=values.get("locale", "en"),
+    )

@@ -20,12 +20,15 @@ ALWAYS: Final = {
 }
 # Response headers a browser may read only when told (CORS): the 429 and 405 hints.
 EXPOSED_HEADERS: Final = "Retry-After, Allow"
-# Only the public key set may be cached (SPEC §5, §9); it changes only with a new KMS key.
+# A started verification's 201 also lets the browser read where to check it.
+CREATED_EXPOSED_HEADERS: Final = f"{EXPOSED_HEADERS}, Location"
+# Only the public key set may be cached (docs/api.md#verification-token); it changes only with
+# a new KMS key.
 KEY_SET_CACHE_CONTROL: Final = "public, max-age=3600"
 
 
-def request_id(event: dict[str, Any], fallback: str) -> str:
-    context = event.get("requestContext")
+def request_id(event: object, fallback: str) -> str:
+    context = event.get("requestContext") if isinstance(event, dict) else None
     found = context.get("requestId") if isinstance(context, dict) else None
     return found if isinstance(found, str) and found else fallback
 
@@ -66,11 +69,11 @@ def key_set(document: JsonWebKeySet) -> Response[JsonWebKeySet]:
     )
 
 
-def preflight() -> Response[str]:
+def preflight(methods: str = ALLOWED_METHODS) -> Response[str]:
     return Response(
         status_code=204,
         headers={
-            "Access-Control-Allow-Methods": ALLOWED_METHODS,
+            "Access-Control-Allow-Methods": methods,
             "Access-Control-Allow-Headers": ALLOWED_HEADERS,
             "Access-Control-Max-Age": "600",
         },
@@ -79,9 +82,14 @@ def preflight() -> Response[str]:
 
 
 def finalise(
-    result: dict[str, Any], event: dict[str, Any], allowed_origins: tuple[str, ...]
+    result: dict[str, Any], event: object, allowed_origins: tuple[str, ...]
 ) -> dict[str, Any]:
-    """Adds the headers every response carries, whichever path produced it."""
+    """Adds the headers every response carries, whichever path produced it.
+
+    `event` may be of any shape (a hand-made event): only string values are read from it.
+    """
+    if not isinstance(event, dict):
+        event = {}
     headers: dict[str, list[str]] = result.setdefault("multiValueHeaders", {}) or {}
     result["multiValueHeaders"] = headers
     # A 200 that declared itself public (the key set) keeps its Cache-Control.
@@ -91,10 +99,11 @@ def finalise(
     if result.get("statusCode") == 200 and cache_control == KEY_SET_CACHE_CONTROL:
         headers["Cache-Control"] = [cache_control]
     origin = _header(event, "origin")
+    exposed = CREATED_EXPOSED_HEADERS if result.get("statusCode") == 201 else EXPOSED_HEADERS
     if "*" in allowed_origins:
         # `*` answers every origin, and a request without one, alike: nothing varies.
         headers["Access-Control-Allow-Origin"] = ["*"]
-        headers["Access-Control-Expose-Headers"] = [EXPOSED_HEADERS]
+        headers["Access-Control-Expose-Headers"] = [exposed]
     else:
         if allowed_origins:
             # The grant depends on Origin, so every response does (a granted one, a refused
@@ -102,7 +111,7 @@ def finalise(
             _add_vary(headers, "Origin")
         if origin and origin in allowed_origins:
             headers["Access-Control-Allow-Origin"] = [origin]
-            headers["Access-Control-Expose-Headers"] = [EXPOSED_HEADERS]
+            headers["Access-Control-Expose-Headers"] = [exposed]
         else:
             # A preflight from an origin outside the allow-list gets no CORS grant at all.
             for name in [name for name in headers if name.startswith("Access-Control-")]:
@@ -110,21 +119,22 @@ def finalise(
     return result
 
 
-def internal_error_result(request_id: str) -> dict[str, Any]:
-    """Last resort when even the resolver failed: a bare REST proxy result."""
-    body = ProblemBody(
-        title=InternalError.title,
-        status=500,
-        code=InternalError.code,
-        detail=InternalError.default_detail,
-        request_id=request_id,
-    )
+def problem_result(error: ApiError, request_id: str) -> dict[str, Any]:
+    """A problem answer as a bare REST proxy result, for answers given without the resolver."""
+    response = problem(error, request_id)
+    headers = {name: [str(value)] for name, value in (response.headers or {}).items()}
+    headers["Content-Type"] = [PROBLEM_JSON]
     return {
-        "statusCode": 500,
-        "multiValueHeaders": {"Content-Type": [PROBLEM_JSON]},
-        "body": body.model_dump_json(by_alias=True, exclude_none=True),
+        "statusCode": response.status_code,
+        "multiValueHeaders": headers,
+        "body": response.body,
         "isBase64Encoded": False,
     }
+
+
+def internal_error_result(request_id: str) -> dict[str, Any]:
+    """Last resort when even the resolver failed: a bare REST proxy result."""
+    return problem_result(InternalError(), request_id)
 
 
 def _add_vary(headers: dict[str, list[str]], field: str) -> None:
@@ -146,8 +156,14 @@ def _cache_control(result: dict[str, Any]) -> str | None:
 
 
 def _header(event: dict[str, Any], name: str) -> str | None:
-    headers = event.get("headers") or {}
+    headers = event.get("headers")
+    if not isinstance(headers, dict):
+        return None
     for key, value in headers.items():
-        if key.lower() == name:
-            return str(value)
+        if isinstance(key, str) and key.lower() == name:
+            return _string(value)
     return None
+
+
+def _string(value: object) -> str | None:
+    return value if isinstance(value, str) else None

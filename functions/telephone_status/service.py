@@ -7,6 +7,7 @@ store) is built once per execution environment, on the first invocation.
 from __future__ import annotations
 
 import functools
+import hmac
 import time
 from dataclasses import dataclass
 from typing import Final
@@ -14,7 +15,7 @@ from typing import Final
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
-from .attempts import AttemptLimiter, DynamoAttemptLimiter, NoAttemptLimit
+from .attempts import AttemptLimiter, DynamoAttemptLimiter, NoAttemptLimit, StartedReference
 from .aws_clients import AwsClients
 from .credentials import ApiKeyStore, DeadlineSecretsProvider
 from .deadline import Deadline
@@ -33,6 +34,7 @@ from .observability import (
     CODE_VALID,
     TOKENS_ISSUED,
     UPSTREAM_REJECTED,
+    VERIFIED_STARTS,
     count,
     count_upstream_failure,
     logger,
@@ -87,6 +89,7 @@ def get_dependencies() -> Dependencies:
             settings.attempts_table_name,
             settings.max_code_attempts,
             settings.max_code_checks,
+            accept_external=settings.accept_external_references,
         )
     else:
         logger.warning("ATTEMPTS_TABLE_NAME is unset: the PIN attempt limit is OFF")
@@ -132,7 +135,7 @@ def deadline_for(context: LambdaContext) -> Deadline:
 
 
 def key_set(context: LambdaContext) -> dict[str, list[dict[str, str]]] | None:
-    """The JWKS document (SPEC §9), or None when token signing is not configured."""
+    """The JWKS document, or None when token signing is off (docs/api.md#verification-token)."""
     signer = get_dependencies().signer
     return None if signer is None else signer.key_set(deadline_for(context))
 
@@ -143,22 +146,28 @@ def check_status(
     deadline = deadline_for(context)
     deps = get_dependencies()
     # The key first: a stack whose secret still holds the placeholder answers 503
-    # NOT_CONFIGURED before any attempt is counted or the upstream is called (SPEC §5),
+    # NOT_CONFIGURED before any attempt is counted or the upstream is called (docs/api.md#errors),
     # and a check is never counted when the upstream could not be asked anyway.
     key = deps.keys.current(deadline)
     attempts_remaining = None
+    started: StartedReference | None = None
     if request.code is not None:
-        started = time.perf_counter()
-        attempts_remaining = deps.limiter.register_check(
-            request.reference_id, request.code, key, deadline
-        )
+        timer = time.perf_counter()
+        record = deps.limiter.register_check(request.reference_id, request.code, key, deadline)
+        attempts_remaining, started = record.remaining, record.started
         # For tracing a slow request from its log line (no X-Ray SDK subsegments).
-        logger.append_keys(attemptStoreMs=round((time.perf_counter() - started) * 1000, 1))
-    try:
-        answer = _ask_upstream(deps, request, deadline, key)
-    except UpstreamError as exc:
-        count_upstream_failure(exc.kind)
-        raise
+        logger.append_keys(attemptStoreMs=round((time.perf_counter() - timer) * 1000, 1))
+    elif deps.settings.test_numbers:
+        # Only an environment with test numbers has references the upstream does not know.
+        started = deps.limiter.started(request.reference_id, deadline)
+    if started is not None and started.test_number:
+        answer = _test_number_answer(deps, started, request.code)
+    else:
+        try:
+            answer = _ask_upstream(deps, request, deadline, key)
+        except UpstreamError as exc:
+            count_upstream_failure(exc.kind)
+            raise
     response = to_response(request.reference_id, answer, code_sent=request.code is not None)
     if attempts_remaining is not None:
         response = response.model_copy(update={"attempts_remaining": attempts_remaining})
@@ -171,9 +180,18 @@ def check_status(
         codeChecked=request.code is not None,
         codeValid=response.code_valid,
     )
+    if response.code_valid is True and started is not None and not started.test_number:
+        # Verified per sent is the pumping alarm's ratio: test numbers are never sent.
+        count(VERIFIED_STARTS)
     if response.code_valid is True and deps.signer is not None:
-        # Only a correct PIN pays for signing; a failure is a 503 (SPEC §5).
-        issued = deps.signer.issue(request.reference_id, answer.status, deadline)
+        # Only a correct PIN pays for signing; a failure is a 503 (docs/api.md#verification-token).
+        issued = deps.signer.issue(
+            request.reference_id,
+            answer.status,
+            deadline,
+            phone_number=started.phone_number if started is not None else None,
+            channel=started.channel if started is not None else None,
+        )
         count(TOKENS_ISSUED)
         response = response.model_copy(
             update={
@@ -181,6 +199,19 @@ def check_status(
             }
         )
     return response
+
+
+def _test_number_answer(
+    deps: Dependencies, started: StartedReference, code: str | None
+) -> UpstreamAnswer:
+    """A test number's reference, checked here: delivered, against the number's fixed PIN."""
+    status = 100 if started.channel == "call" else 200
+    if code is None:
+        return UpstreamAnswer(status=status, valid=None)
+    # A number since taken off the list has no PIN that matches (fail closed).
+    expected = deps.settings.test_numbers.get(started.phone_number)
+    matches = expected is not None and hmac.compare_digest(expected, code)
+    return UpstreamAnswer(status=status, valid=0 if matches else -1)
 
 
 def _ask_upstream(

@@ -1,16 +1,18 @@
 """The ProxStop client: one pooled urllib3 connection pool, deadlines, safe retries.
 
-Retry rules (SPEC §7): a status-only lookup may be retried after connection
+Retry rules (docs/upstream.md): a status-only lookup may be retried after connection
 errors and 5xx; a lookup carrying a PIN only when the connection failed before
 the request was sent, since ProxStop may already have counted the attempt.
 """
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import random
 import re
 import time
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from enum import Enum
 from typing import Final
@@ -26,6 +28,7 @@ from urllib3.exceptions import (
     SSLError,
 )
 
+from .bounded_io import CALL_DEADLINE, DeadlineBoundResponse
 from .deadline import Deadline
 from .errors import UpstreamBadResponse, UpstreamTimeout, UpstreamUnavailable
 
@@ -42,16 +45,17 @@ REQUEST_HEADERS: Final = {
     "User-Agent": "telephone-status/1.0 (+urllib3)",
 }
 
-# An HTTP/1.x status line: the code is exactly three ASCII digits (RFC 9112 §4).
+# An HTTP/1.x status line: the code is exactly three ASCII digits (RFC 9112, section 4).
 _STATUS_LINE: Final = re.compile(rb"(HTTP/1\.[01]) ([0-9]{3})(?: ([^\r\n]*))?\r?\n")
 _MAX_STATUS_LINE: Final = 8192
 
 
-class _StrictStatusResponse(http.client.HTTPResponse):
+class _StrictStatusResponse(DeadlineBoundResponse):
     """http.client reads the status code with int(), which also takes "+200" and "2_00".
 
     Hand-written because neither http.client nor urllib3 has a strict mode; everything
-    after the status line is still parsed by http.client.
+    after the status line is still parsed by http.client. Every byte (status line,
+    headers, body) is read against the call's deadline (bounded_io).
     """
 
     def _read_status(self) -> tuple[str, int, str]:
@@ -128,6 +132,14 @@ class UpstreamReply:
     tries: int
 
 
+class NotSent(Exception):
+    """The request never left this process: `error` is the answer, nothing was sent."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
 class _Retryable(Exception):
     """One try failed in a way that a further try might fix."""
 
@@ -138,13 +150,22 @@ class _Retryable(Exception):
 
 
 class UpstreamClient:
+    """One ProxStop host: `post_form` is the one way any endpoint of it is called."""
+
+    STATUS_ENDPOINT: Final = "telephonestatus"
+
     def __init__(
         self, base_url: str, upstream_format: str, pool: urllib3.PoolManager = POOL
     ) -> None:
-        url = f"{base_url}/telephonestatus.{upstream_format}"
+        url = f"{base_url}/{self.STATUS_ENDPOINT}.{upstream_format}"
         # The host's connection pool, looked up once: per request only urlopen runs.
         self._pool = pool.connection_from_url(url)
-        self._path = urllib3.util.parse_url(url).request_uri
+        self._base_path = (urllib3.util.parse_url(base_url).path or "").rstrip("/")
+        self._format = upstream_format
+
+    def path_of(self, endpoint: str) -> str:
+        """The request path of an endpoint (`telephonestatus`, `telephonesms`, ...)."""
+        return f"{self._base_path}/{endpoint}.{self._format}"
 
     def fetch(
         self, *, key: str, reference_id: str, code: str | None, deadline: Deadline
@@ -152,23 +173,74 @@ class UpstreamClient:
         fields = {"key": key, "referenceid": reference_id}
         if code is not None:
             fields["code"] = code
-        body = urlencode(fields).encode("ascii")
+        # A status-only lookup changes nothing upstream; a PIN check may count an attempt.
+        try:
+            return self.post_form(
+                self.STATUS_ENDPOINT, fields, deadline, retry_after_send=code is None
+            )
+        except NotSent as not_sent:
+            raise not_sent.error from None
+
+    def send_once(
+        self, endpoint: str, fields: Mapping[str, str], deadline: Deadline
+    ) -> UpstreamReply:
+        """A start (SMS or call): never repeated once the request may have left.
+
+        Raises NotSent when no try reached the upstream, so the caller knows nothing was sent.
+        """
+        return self.post_form(endpoint, fields, deadline, retry_after_send=False)
+
+    def post_form(
+        self,
+        endpoint: str,
+        fields: Mapping[str, str],
+        deadline: Deadline,
+        *,
+        retry_after_send: bool,
+    ) -> UpstreamReply:
+        """POSTs `fields` as a form to `endpoint`; status and body (capped), all within `deadline`.
+
+        Every byte, from the connection and TLS handshake to the last byte of the body, fits
+        the deadline (UpstreamTimeout otherwise). A call is retried after a failure before
+        the request left; after it left, and on a 5xx, only when `retry_after_send` (a call
+        that changes nothing upstream). A 5xx, 429, 1xx or 3xx comes back with an empty body.
+        NotSent (carrying the answer) when the last try failed before the request left.
+        """
+        body = urlencode(dict(fields)).encode("ascii")
         started = time.monotonic()
         for attempt in range(1, MAX_TRIES + 1):
             try:
-                status, payload = self._try_once(body, deadline)
+                status, payload = self._try_once(self.path_of(endpoint), body, deadline)
             except _Retryable as failure:
-                retry_allowed = code is None or not failure.sent
+                retry_allowed = retry_after_send or not failure.sent
                 if not (retry_allowed and self._pause_before_retry(attempt, deadline)):
+                    if not failure.sent:
+                        raise NotSent(failure.error) from None
                     raise failure.error from None
                 continue
-            if status >= 500 and code is None and self._pause_before_retry(attempt, deadline):
+            if status >= 500 and retry_after_send and self._pause_before_retry(attempt, deadline):
                 continue
             elapsed_ms = (time.monotonic() - started) * 1000
             return UpstreamReply(status, payload, elapsed_ms, attempt)
         raise AssertionError("unreachable: the last try returns or raises")  # pragma: no cover
 
-    def _try_once(self, body: bytes, deadline: Deadline) -> tuple[int, bytes]:
+    def _try_once(self, path: str, body: bytes, deadline: Deadline) -> tuple[int, bytes]:
+        with _deadline_bound(deadline):
+            try:
+                return self._exchange(path, body, deadline)
+            except (HTTPError, OSError, http.client.HTTPException) as exc:
+                if deadline.expired():
+                    # Cut at the deadline, whatever the failure looked like from inside.
+                    raise UpstreamTimeout(reason="upstream did not answer in time") from None
+                raise UpstreamUnavailable(
+                    reason=f"upstream call failed: {type(exc).__name__}"
+                ) from None
+            except _Retryable as failure:
+                if deadline.expired():
+                    raise UpstreamTimeout(reason="upstream did not answer in time") from None
+                raise failure from None
+
+    def _exchange(self, path: str, body: bytes, deadline: Deadline) -> tuple[int, bytes]:
         remaining = deadline.remaining()
         if remaining < MIN_TRY_SECONDS:
             raise UpstreamTimeout(reason="no time left for the upstream call")
@@ -176,7 +248,7 @@ class UpstreamClient:
         try:
             response = self._pool.urlopen(
                 "POST",
-                self._path,
+                path,
                 body=body,
                 headers=REQUEST_HEADERS,
                 timeout=timeout,
@@ -196,6 +268,8 @@ class UpstreamClient:
         except ReadTimeoutError:
             raise UpstreamTimeout(reason="upstream did not answer in time") from None
         except SSLError:
+            if deadline.expired():
+                raise UpstreamTimeout(reason="TLS handshake not done in time") from None
             raise UpstreamUnavailable(reason="TLS handshake with upstream failed") from None
         except ProtocolError as exc:
             if _malformed_http(exc):
@@ -234,6 +308,15 @@ class UpstreamClient:
         return True
 
 
+@contextlib.contextmanager
+def _deadline_bound(deadline: Deadline) -> Iterator[None]:
+    token = CALL_DEADLINE.set(deadline)
+    try:
+        yield
+    finally:
+        CALL_DEADLINE.reset(token)
+
+
 def _malformed_http(error: ProtocolError) -> bool:
     """The upstream answered, but not in HTTP (a closed connection is not that)."""
     return any(
@@ -244,7 +327,7 @@ def _malformed_http(error: ProtocolError) -> bool:
 
 
 def _declared_length(response: urllib3.BaseHTTPResponse) -> int | None:
-    """The Content-Length, ASCII digits only; repeated headers must agree (RFC 9110 §8.6)."""
+    """The Content-Length, ASCII digits only; repeated headers must agree (RFC 9110 8.6)."""
     values = response.headers.getlist("Content-Length")
     if not values:
         return None
@@ -272,17 +355,13 @@ def _read_capped(response: urllib3.BaseHTTPResponse, deadline: Deadline) -> byte
         raise UpstreamBadResponse(reason="upstream body over the size cap")
     chunks: list[bytes] = []
     size = 0
-    connection = getattr(response, "connection", None)
     try:
         while True:
-            remaining = deadline.remaining()
-            if remaining <= 0:
+            # Each read is bounded by the time left (bounded_io); this stops
+            # between reads once the deadline has passed.
+            if deadline.expired():
                 response.close()
                 raise UpstreamTimeout(reason="upstream body not received in time")
-            sock = getattr(connection, "sock", None)
-            if sock is not None:
-                # The read timeout counts per read; this bounds the whole body.
-                sock.settimeout(remaining)
             chunk = response.read1(MAX_BODY_BYTES + 1 - size)
             if not chunk:
                 return b"".join(chunks)

@@ -1,4 +1,6 @@
-"""Verification tokens (SPEC §9): ES256 JWS signed by an AWS KMS key, and its JWKS.
+"""Verification tokens: ES256 JWS signed by an AWS KMS key, and its JWKS.
+
+The contract: docs/api.md#verification-token.
 
 The private key never leaves KMS: `kms:Sign` signs the JWS signing input,
 `kms:GetPublicKey` gives the public key for `GET /v1/jwks.json` and the `kid`.
@@ -130,7 +132,7 @@ def der_p256_public_key(der: bytes) -> tuple[int, int]:
     curve, inner = _read_tlv(algorithm, inner, TAG_OID)
     if inner != len(algorithm) or key_type != OID_EC_PUBLIC_KEY or curve != OID_PRIME256V1:
         raise MalformedDer("not an EC key on P-256")  # pragma: no mutate
-    # No unused bits, then the uncompressed point 0x04 ‖ X ‖ Y (SEC 1 §2.3.3).
+    # No unused bits, then the uncompressed point 0x04 ‖ X ‖ Y (SEC 1, section 2.3.3).
     if len(bits) != 2 + 2 * COORDINATE_BYTES or bits[0] != 0 or bits[1] != 0x04:
         raise MalformedDer("not an uncompressed P-256 point")  # pragma: no mutate
     x = int.from_bytes(bits[2 : 2 + COORDINATE_BYTES], "big")
@@ -221,8 +223,20 @@ class TokenSigner:
         except Exception as exc:
             raise self._failure("public key unavailable", exc) from None
 
-    def issue(self, reference_id: str, status_code: int, deadline: Deadline) -> Verification:
-        """A signed token for a correct PIN; raises SigningFailed (503) on any failure."""
+    def issue(
+        self,
+        reference_id: str,
+        status_code: int,
+        deadline: Deadline,
+        *,
+        phone_number: str | None = None,
+        channel: str | None = None,
+    ) -> Verification:
+        """A signed token for a correct PIN; raises SigningFailed (503) on any failure.
+
+        A verification started through the API also names its number (E.164, the claim
+        name Firebase ID tokens use) and channel (docs/api.md#verification-token).
+        """
         try:
             kid = self.public_jwk(deadline)["kid"]
             issued_at = int(self._clock())
@@ -237,6 +251,10 @@ class TokenSigner:
                 "jti": secrets.token_urlsafe(16),
                 "status": status_code,
             }
+            if phone_number is not None:
+                claims["phone_number"] = phone_number
+            if channel is not None:
+                claims["channel"] = channel
             header = {"alg": ALGORITHM, "typ": "JWT", "kid": kid}
             signing_input = f"{b64url(_compact_json(header))}.{b64url(_compact_json(claims))}"
             response = self._client_factory(deadline).sign(

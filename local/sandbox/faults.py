@@ -31,6 +31,7 @@ from local.sandbox.documents import (
     quirky,
     valid_for,
 )
+from local.sandbox.starts import START_FAULTS, fault_number
 
 BIG_BODY_BYTES: Final = 10 * 1024 * 1024
 
@@ -208,4 +209,8 @@ def markdown_table() -> str:
     for fault in FAULT_TABLE:
         description = fault.description.replace("|", "\\|")
         rows.append(f"| {fault.number:02d} | `{fault.reference}` | {description} |")
+    rows += ["", "Starts (`telephonesms`, `telephonecall`), chosen by the phone number:", ""]
+    rows += ["| fault | phone number | behaviour |", "| --- | --- | --- |"]
+    for nn, description in START_FAULTS.items():
+        rows.append(f"| {nn} | `{fault_number(nn)}` | {description} |")
     return "\n".join(rows) + "\n"

@@ -24,9 +24,11 @@ from local.sandbox.documents import (
     STATUS_REFERENCE,
     VENDOR_REFERENCE,
     Format,
+    document,
     failed,
 )
 from local.sandbox.faults import FAULT_REFERENCE, FAULTS, FAULTS_BY_NUMBER, Ask, Reply
+from local.sandbox.starts import INBOX_PATH, START_FAULTS, START_PATHS
 from local.sandbox.state import SandboxState
 
 DEFAULT_SLOW_SECONDS: Final = 30.0
@@ -96,6 +98,8 @@ class _Handler(TrackedHandler):
         url = urlsplit(self.path)
         if url.path.startswith("/_sandbox/"):
             self._control(url.path, body)
+        elif url.path == INBOX_PATH and self.command == "GET":
+            self._json(*self.server.state.starts.inbox(self.client_address[0], url.query))
         else:
             self._upstream(url.path, url.query, body)
 
@@ -139,6 +143,7 @@ class _Handler(TrackedHandler):
             ("GET", "/_sandbox/journal"): lambda: self._json(200, state.journal()),
             ("GET", "/_sandbox/stats"): lambda: self._json(200, state.stats()),
             ("GET", "/_sandbox/faults"): lambda: self._json(200, FAULTS),
+            ("GET", "/_sandbox/start-faults"): lambda: self._json(200, START_FAULTS),
             ("POST", "/_sandbox/reset"): self._reset_state,
             ("POST", "/_sandbox/key"): lambda: self._set_key(body),
         }
@@ -193,6 +198,17 @@ class _Handler(TrackedHandler):
                 "timestamp": time.monotonic(),
             }
         )
+        if path in START_PATHS:
+            started = state.starts.answer(
+                path,
+                fields,
+                key_ok=state.key_matches(fields.get("key")),
+                slow_seconds=self.server.slow_seconds,
+            )
+            self._send(
+                Reply(started.status, started.body, started.content_type, delay=started.delay)
+            )
+            return
         fmt = _PATHS.get(path)
         if fmt is None:
             self._send(Reply(status=404, body=NOT_FOUND_HTML, content_type=HTML))
@@ -213,6 +229,8 @@ class _Handler(TrackedHandler):
         if slow is None:
             slow = _env_seconds("SANDBOX_SLOW_SECONDS", DEFAULT_SLOW_SECONDS)
         ask = Ask(fmt=fmt, code=code, count=0, slow_seconds=slow)
+        if (started := self.server.state.starts.status(canonical, code)) is not None:
+            return ask.doc(document(fmt, *started))
         if canonical == VENDOR_REFERENCE:
             return ask.normal(100)
         if status := STATUS_REFERENCE.fullmatch(canonical):

@@ -7,6 +7,8 @@ import itertools
 import threading
 from typing import Any
 
+from local.sandbox.starts import StartBook
+
 
 class SandboxState:
     """Everything the control endpoints expose; shared by all connection threads."""
@@ -18,6 +20,7 @@ class SandboxState:
         self._counters: dict[str, int] = {}
         self._accepted = 0
         self._connection_ids = itertools.count(1)
+        self.starts = StartBook()  # telephonesms / telephonecall and the inbox
 
     def key_matches(self, candidate: str | None) -> bool:
         with self._lock:
@@ -33,6 +36,7 @@ class SandboxState:
             self._journal.clear()
             self._counters.clear()
             self._accepted = 0
+        self.starts.reset()
 
     def new_connection(self) -> int:
         """Counts an accepted TCP connection; ids stay unique across resets."""

@@ -18,6 +18,18 @@ ENV_NAMES = known_environment_names(cdk_json_context())
 # Fixed names other tools rely on (`sam local invoke ... TelephoneStatusFunction`, SPEC §2).
 FUNCTION_LOGICAL_ID = "TelephoneStatusFunction"
 HANDLER = "telephone_status.handler.lambda_handler"
+# The start route's function variables (fixed names, docs/configuration.md).
+START_VARIABLES = (
+    "START_COUNTRIES",
+    "CODE_LENGTH",
+    "VERIFICATION_TTL_SECONDS",
+    "MAX_SENDS_PER_PHONE",
+    "MIN_SEND_INTERVAL_SECONDS",
+    "MAX_SENDS_PER_PREFIX",
+    "MAX_SENDS_PER_HOUR",
+    "TEST_NUMBERS",
+    "ACCEPT_EXTERNAL_REFERENCES",
+)
 
 
 @dataclass(frozen=True)

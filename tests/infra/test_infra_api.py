@@ -58,7 +58,7 @@ def test_route_is_v1_telephone_status(env: SynthesizedEnvironment) -> None:
         resource["Properties"]["PathPart"]
         for resource in env.resources_of_type("AWS::ApiGateway::Resource").values()
     )
-    assert path_parts == ["jwks.json", "telephone-status", "v1"]
+    assert path_parts == ["jwks.json", "telephone-status", "v1", "verifications"]
 
 
 def test_get_and_post_are_lambda_proxy_integrations(env: SynthesizedEnvironment) -> None:
@@ -75,8 +75,9 @@ def test_get_and_post_are_lambda_proxy_integrations(env: SynthesizedEnvironment)
 
 def test_api_gateway_may_invoke_the_function_for_each_route(env: SynthesizedEnvironment) -> None:
     permissions = env.resources_of_type("AWS::Lambda::Permission").values()
-    # GET, POST, ANY, OPTIONS on the status route, GET and ANY on the key set; no test-invoke
-    assert len(permissions) == 6
+    # GET, POST, ANY, OPTIONS on the status route, POST, ANY, OPTIONS on the start route, GET
+    # and ANY on the key set; no test-invoke
+    assert len(permissions) == 9
     for permission in permissions:
         assert permission["Properties"]["Principal"] == "apigateway.amazonaws.com"
         assert permission["Properties"]["FunctionName"] == invoked_function_arn(env)

@@ -11,6 +11,7 @@ from infra.config import (
     API_GATEWAY_INTEGRATION_TIMEOUT_SECONDS,
     ConfigurationError,
     cdk_json_context,
+    check_region,
     known_environment_names,
     load_environment,
 )
@@ -43,8 +44,8 @@ def test_every_environment_in_cdk_json_is_valid(context: dict[str, Any]) -> None
 def test_environments_differ_where_they_should(context: dict[str, Any]) -> None:
     dev = load_environment(context, "dev")
     prod = load_environment(context, "prod")
-    assert dev.reserved_concurrency is None
-    assert prod.reserved_concurrency is not None
+    assert prod.manage_api_gateway_account
+    assert not dev.manage_api_gateway_account
     assert prod.is_retained
     assert not dev.is_retained
     assert prod.waf.enabled
@@ -64,8 +65,12 @@ def test_unknown_environment_lists_the_known_ones(context: dict[str, Any]) -> No
 
 @pytest.mark.parametrize("missing", [None, ""])
 def test_missing_environment_tells_how_to_choose(context: dict[str, Any], missing: object) -> None:
-    with pytest.raises(ConfigurationError, match=r"-c env=<name>\. Known environments: dev, "):
+    with pytest.raises(
+        ConfigurationError, match=r"-c env=<name>.*Known environments: dev, "
+    ) as raised:
         load_environment(context, missing)
+    # Bootstrapping runs the app as well: the message names the way that passes it.
+    assert "make bootstrap ENV=<name>" in str(raised.value)
 
 
 @pytest.mark.parametrize(
@@ -178,3 +183,46 @@ def test_token_settings_default_to_the_api_url_and_ten_minutes(context: dict[str
         "backend",
         300,
     )
+
+
+@pytest.mark.parametrize(("dev_owns", "prod_owns"), [(True, True), (False, False)])
+def test_exactly_one_environment_manages_the_api_gateway_account(
+    context: dict[str, Any], dev_owns: bool, prod_owns: bool
+) -> None:
+    context["environments"]["dev"]["manageApiGatewayAccount"] = dev_owns
+    context["environments"]["prod"]["manageApiGatewayAccount"] = prod_owns
+    with pytest.raises(ConfigurationError, match="exactly one environment") as raised:
+        load_environment(context, "dev")
+    assert ("dev, prod" if dev_owns else "none") in str(raised.value)
+
+
+@pytest.mark.parametrize("value", ["true", 1])
+def test_manage_api_gateway_account_must_be_a_boolean(
+    context: dict[str, Any], value: object
+) -> None:
+    context["environments"]["prod"]["manageApiGatewayAccount"] = False
+    context["environments"]["dev"]["manageApiGatewayAccount"] = value
+    # Not counted as the owner (exact spelling only), so no environment owns it.
+    with pytest.raises(ConfigurationError, match="exactly one environment"):
+        load_environment(context, "dev")
+    context["environments"]["prod"]["manageApiGatewayAccount"] = True
+    with pytest.raises(ConfigurationError, match="manageApiGatewayAccount"):
+        load_environment(context, "dev")
+
+
+@pytest.mark.parametrize(
+    ("region", "offered"),
+    [("eu-west-1", True), ("us-east-1", True), ("ap-east-2", False), ("us-gov-west-1", False)],
+)
+def test_snap_start_is_checked_against_the_target_region(
+    context: dict[str, Any], region: str, offered: bool
+) -> None:
+    prod = load_environment(context, "prod")
+    assert prod.snap_start
+    if offered:
+        check_region(prod, region)
+    else:
+        with pytest.raises(ConfigurationError, match="snapStart"):
+            check_region(prod, region)
+    check_region(load_environment(context, "dev"), region)  # no SnapStart: any region
+    check_region(prod, None)  # region unknown at synth: preflight checks it

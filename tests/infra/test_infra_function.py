@@ -11,6 +11,7 @@ import pytest
 from tests.infra.infra_synth import (
     FUNCTION_LOGICAL_ID,
     HANDLER,
+    START_VARIABLES,
     SynthesizedApp,
     SynthesizedEnvironment,
     get_att,
@@ -72,6 +73,8 @@ def test_function_environment_variables(env: SynthesizedEnvironment) -> None:
         "MAX_CODE_CHECKS": str(config.max_code_checks),
         "SECRET_MAX_AGE_SECONDS": str(config.secret_max_age_seconds),
         "CORS_ALLOW_ORIGINS": ",".join(config.cors_allow_origins),
+        # Starting verifications: checked value by value in test_infra_verifications.
+        **{name: variables[name] for name in START_VARIABLES},
         "POWERTOOLS_SERVICE_NAME": "telephone-status",
         "POWERTOOLS_METRICS_NAMESPACE": f"TelephoneStatus/{config.name}",
         "POWERTOOLS_LOG_LEVEL": config.log_level.value,
@@ -87,7 +90,7 @@ def test_function_traces_and_logs_json_to_its_own_log_group(env: SynthesizedEnvi
     log_group = env.resources[logging["LogGroup"]["Ref"]]
     assert log_group["Type"] == "AWS::Logs::LogGroup"
     assert log_group["Properties"]["RetentionInDays"] == env.config.log_retention_days
-    expected_policy = "Retain" if env.config.is_retained else "Delete"
+    expected_policy = "RetainExceptOnCreate" if env.config.is_retained else "Delete"
     assert log_group["DeletionPolicy"] == expected_policy
 
 

@@ -186,6 +186,16 @@ def function_env(
         "MAX_CODE_CHECKS",
         "TOKEN_AUDIENCE",
         "TOKEN_TTL_SECONDS",
+        "START_COUNTRIES",
+        "TEST_NUMBERS",
+        "CODE_LENGTH",
+        "VERIFICATION_TTL_SECONDS",
+        "MAX_SENDS_PER_PHONE",
+        "MIN_SEND_INTERVAL_SECONDS",
+        "MAX_SENDS_PER_PREFIX",
+        "MAX_SENDS_PER_HOUR",
+        "ACCEPT_EXTERNAL_REFERENCES",
+        "SANDBOX_DELIVERY_SECONDS",
     ):
         monkeypatch.delenv(name, raising=False)
     for name in conflicting_aws_variables(os.environ):

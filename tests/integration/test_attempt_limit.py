@@ -58,6 +58,7 @@ DAY: Final = 24 * 60 * 60
 GUESSES: Final = [PIN, WRONG_PIN, sent_pin("11223"), sent_pin("44556"), sent_pin("77889")]
 # Twenty different wrong PINs, for the concurrency test.
 MANY_PINS: Final = [sent_pin(str(20000 + 7 * n)) for n in range(20)]
+ONE_MORE_PIN: Final = sent_pin("31415")
 ITEM_ATTRIBUTES: Final = {"referenceId", "guesses", "checks", "expiresAt"}
 
 
@@ -319,7 +320,7 @@ def test_a_window_ending_this_very_second_is_over(function_env: FunctionEnv, ful
         AwsClients().dynamodb, function_env.table_name, MAX_ATTEMPTS, MAX_CHECKS,
         clock=lambda: now + 0.5,
     )  # fmt: skip
-    assert limiter.register_check(VENDOR_REFERENCE, PIN, DEFAULT_KEY, Deadline(5)) == (
+    assert limiter.register_check(VENDOR_REFERENCE, PIN, DEFAULT_KEY, Deadline(5)).remaining == (
         MAX_ATTEMPTS - 1
     )
     (item,) = _items(function_env)
@@ -356,7 +357,7 @@ def test_a_window_reset_lost_to_a_concurrent_check_is_retried(function_env: Func
         MAX_ATTEMPTS,
         MAX_CHECKS,
     )
-    assert limiter.register_check(VENDOR_REFERENCE, PIN, DEFAULT_KEY, Deadline(5)) == (
+    assert limiter.register_check(VENDOR_REFERENCE, PIN, DEFAULT_KEY, Deadline(5)).remaining == (
         MAX_ATTEMPTS - 2
     )
     assert raced == ["reset"]
@@ -395,11 +396,131 @@ def test_a_reference_v1_locked_stays_locked_until_its_window_ends(
     assert function_env.journal() == []
 
 
-def test_a_v1_reference_under_its_limit_carries_on(function_env: FunctionEnv) -> None:
-    _put(function_env, attempts={"N": "2"}, expiresAt={"N": str(int(time.time()) + 3600)})
+@pytest.mark.parametrize("v1_attempts", range(MAX_ATTEMPTS))
+def test_a_v1_reference_under_its_limit_keeps_its_count_on_upgrade(
+    function_env: FunctionEnv, v1_attempts: int
+) -> None:
+    """The v1 count is carried into the set: the window's total stays at MAX_CODE_ATTEMPTS."""
+    window_end = str(int(time.time()) + 3600)
+    _put(function_env, attempts={"N": str(v1_attempts)}, expiresAt={"N": window_end})
+    left = MAX_ATTEMPTS - v1_attempts
+    for index, pin in enumerate(GUESSES[:left]):
+        result = _check(function_env, VENDOR_REFERENCE, pin)
+        assert_status(result, VENDOR_REFERENCE, 100, pin == PIN)
+        assert _remaining(result) == left - 1 - index
+    (item,) = _items(function_env)
+    assert set(item) == ITEM_ATTRIBUTES  # upgraded: the v1 counter is gone
+    assert item["expiresAt"] == {"N": window_end}  # the v1 window goes on
+    assert len(item["guesses"]["SS"]) == MAX_ATTEMPTS
+    assert item["checks"] == {"N": str(MAX_ATTEMPTS)}
+    # The window's distinct PINs are used up: a new one is refused, a repeat is not.
+    function_env.sandbox.reset()
+    locked = assert_problem(
+        _check(function_env, VENDOR_REFERENCE, ONE_MORE_PIN), 429, "TOO_MANY_ATTEMPTS"
+    )
+    assert locked["attemptsRemaining"] == 0
+    assert function_env.journal() == []
+    repeat = _check(function_env, VENDOR_REFERENCE, GUESSES[left - 1])
+    assert repeat["statusCode"] == 200
+    assert _remaining(repeat) == 0
+
+
+def test_a_v1_record_with_four_attempts_allows_exactly_one_more_pin_under_concurrency(
+    function_env: FunctionEnv, aws_proxy: AwsProxy
+) -> None:
+    _put(
+        function_env,
+        attempts={"N": str(MAX_ATTEMPTS - 1)},
+        expiresAt={"N": str(int(time.time()) + 3600)},
+    )
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        results = list(pool.map(lambda pin: _check(function_env, VENDOR_REFERENCE, pin), GUESSES))
+    assert sorted(r["statusCode"] for r in results) == [200] + [429] * (MAX_ATTEMPTS - 1)
+    assert function_env.attempts(VENDOR_REFERENCE) == MAX_ATTEMPTS
+
+
+# ------------------------------------------------------------------- records we did not write
+
+LIVE = "LIVE"  # replaced by an expiresAt an hour ahead
+FULL_SET: Final = {"SS": [f"{n:064x}" for n in range(MAX_ATTEMPTS)]}
+PARTIAL_SET: Final = {"SS": [f"{n:064x}" for n in range(2)]}
+UNEXPECTED_RECORDS: Final[dict[str, dict[str, Any]]] = {
+    "fractional expiresAt": {"expiresAt": "LIVE.5", "guesses": PARTIAL_SET, "checks": {"N": "2"}},
+    "fractional expiresAt, full": {
+        "expiresAt": "LIVE.5",
+        "guesses": FULL_SET,
+        "checks": {"N": "5"},
+    },
+    "exponent expiresAt": {"expiresAt": {"N": "1.7e9"}, "guesses": PARTIAL_SET},
+    "string expiresAt": {"expiresAt": {"S": "LIVE"}, "guesses": PARTIAL_SET, "checks": {"N": "2"}},
+    "string expiresAt alone": {"expiresAt": {"S": "2030-01-01T00:00:00Z"}},
+    "negative expiresAt": {"expiresAt": {"N": "-5"}, "guesses": FULL_SET, "checks": {"N": "5"}},
+    "zero expiresAt": {"expiresAt": {"N": "0"}, "guesses": FULL_SET, "checks": {"N": "5"}},
+    "huge expiresAt": {"expiresAt": {"N": "1" + "0" * 30}, "guesses": PARTIAL_SET},
+    "milliseconds expiresAt": {"expiresAt": {"N": str(int(time.time() * 1000))}},
+    "no expiresAt, full set": {"guesses": FULL_SET, "checks": {"N": "5"}},
+    "no expiresAt, partial set": {"guesses": PARTIAL_SET, "checks": {"N": "2"}},
+    "no expiresAt, checks only": {"checks": {"N": "3"}},
+    "no expiresAt, v1 count": {"attempts": {"N": "2"}},
+    "guesses a list": {"expiresAt": LIVE, "guesses": {"L": [{"S": "a"}]}, "checks": {"N": "1"}},
+    "guesses a string": {"expiresAt": LIVE, "guesses": {"S": "abc"}, "checks": {"N": "1"}},
+    "guesses a number set": {"expiresAt": LIVE, "guesses": {"NS": ["1", "2"]}},
+    "checks a string": {"expiresAt": LIVE, "guesses": PARTIAL_SET, "checks": {"S": "2"}},
+    "checks negative": {"expiresAt": LIVE, "guesses": PARTIAL_SET, "checks": {"N": "-100"}},
+    "checks fractional": {"expiresAt": LIVE, "guesses": PARTIAL_SET, "checks": {"N": "2.5"}},
+    "v1 attempts a string": {"expiresAt": LIVE, "attempts": {"S": "4"}},
+    "v1 attempts negative": {"expiresAt": LIVE, "attempts": {"N": "-3"}},
+    "v1 attempts fractional": {"expiresAt": LIVE, "attempts": {"N": "3.5"}},
+}
+
+
+def _live(value: Any) -> Any:
+    end = str(int(time.time()) + 3600)
+    if value == LIVE:
+        return {"N": end}
+    if isinstance(value, str) and value.startswith(LIVE):
+        return {"N": end + value[len(LIVE) :]}
+    if isinstance(value, dict) and value.get("S") == LIVE:
+        return {"S": end}
+    return value
+
+
+@pytest.mark.parametrize("name", list(UNEXPECTED_RECORDS))
+def test_a_record_the_function_did_not_write_fails_closed_and_grants_no_guess(
+    function_env: FunctionEnv, function_output: FunctionOutput, name: str
+) -> None:
+    _put(function_env, **{k: _live(v) for k, v in UNEXPECTED_RECORDS[name].items()})
+    before = _items(function_env)
+    for pin in GUESSES[:2]:
+        assert_problem(_check(function_env, VENDOR_REFERENCE, pin), 503, "SERVICE_UNAVAILABLE")
+    assert function_env.journal() == []  # no guess reached the upstream
+    # No fresh window: the record's window end is still what it was (or still absent).
+    ((old,), (new,)) = (before, _items(function_env))
+    assert new.get("expiresAt") == old.get("expiresAt")
+    text = function_output.read()
+    problems = [r for r in log_records(text) if r.get("recordProblem")]
+    assert problems, "no log line names the record's problem"
+    assert all(r.get("referenceId") == VENDOR_REFERENCE for r in problems)
+    assert find_leaks(text, keys=[], pins=GUESSES[:2]) == []
+    # A status-only lookup is not counted and still works.
+    assert_status(function_env.invoke(get_event(VENDOR_REFERENCE)), VENDOR_REFERENCE, 100, None)
+    # The operator's remedy: delete the item; the next check starts a fresh window.
+    function_env.clear_attempts()
     result = _check(function_env, VENDOR_REFERENCE, PIN)
     assert_status(result, VENDOR_REFERENCE, 100, True)
     assert _remaining(result) == MAX_ATTEMPTS - 1
+
+
+def test_a_started_verification_record_without_counters_is_counted_as_usual(
+    function_env: FunctionEnv,
+) -> None:
+    """The guard for the test above: a record with other attributes and a live TTL is ours."""
+    end = str(int(time.time()) + 600)
+    _put(function_env, expiresAt={"N": end}, channel={"S": "sms"}, startedAt={"N": "1"})
+    result = _check(function_env, VENDOR_REFERENCE, PIN)
+    assert_status(result, VENDOR_REFERENCE, 100, True)
+    assert _remaining(result) == MAX_ATTEMPTS - 1
+    assert function_env.attempt_record(VENDOR_REFERENCE)["expiresAt"] == {"N": end}  # type: ignore[index]
 
 
 # --------------------------------------------------------------------------- keyed hashes only
@@ -526,7 +647,7 @@ def test_the_record_follows_the_distinct_pin_model(
         if allowed:
             tried.add(pin)
             checks += 1
-            remaining = limiter.register_check(reference, pin, DEFAULT_KEY, Deadline(5))
+            remaining = limiter.register_check(reference, pin, DEFAULT_KEY, Deadline(5)).remaining
             assert remaining == min(max_attempts - len(tried), max_checks - checks)
         else:
             with pytest.raises(TooManyAttempts) as refused:

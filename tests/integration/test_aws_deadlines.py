@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Final
 import pytest
 
 from tests.integration.blackhole import BlackHole
+from tests.integration.raw_upstream import Script, drip, raw_upstream
 from tests.integration.support import (
     GET_SECRET_VALUE,
     PIN,
@@ -108,3 +109,31 @@ def test_a_call_that_cannot_fit_is_never_started(
     assert sum(aws_proxy.counts().values()) == 0
     # Only the warm-up lookup reached the upstream: the PIN check stopped before the store.
     assert [entry["has_code"] for entry in function_env.journal()] == [False]
+
+
+AWS_HEAD: Final = b"HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.1\r\n"
+
+
+@pytest.mark.parametrize(
+    "script",
+    [
+        pytest.param(Script(drip(AWS_HEAD, 0.5)), id="status line and headers dripped"),
+        pytest.param(
+            Script([AWS_HEAD + b"Content-Length: 40\r\n\r\n", *drip(b'{"SecretString": "x"', 0.5)]),
+            id="body dripped",
+        ),
+    ],
+)
+def test_a_dripping_aws_endpoint_is_503_before_the_timeout(
+    function_env: FunctionEnv, script: Script
+) -> None:
+    """botocore times out per read: each byte inside the tier's read timeout, never the whole."""
+    with raw_upstream() as endpoint:
+        endpoint.play(script)
+        function_env.monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint.url)
+        function_env.set_format("json")
+        result, elapsed = _timed(function_env, lookup_event(VENDOR_REFERENCE, PIN), 3.0)
+        assert_problem(result, 503, "SERVICE_UNAVAILABLE")
+        assert elapsed < 3.0, elapsed
+        assert endpoint.requests >= 1, "the secret read reached the dripping endpoint"
+    assert function_env.journal() == []

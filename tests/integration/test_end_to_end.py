@@ -133,7 +133,13 @@ EVENT_STATUS: Final = {
     "invalid-code": 400,
     "unknown-reference": 404,
     "get-jwks": 200,
+    "start-sms": 201,
+    "start-call-form": 201,
+    "start-test-number": 201,
+    "start-premium-rate": 400,
 }
+# The start events need the route on: the countries and test number `make run` uses.
+START_SETTINGS: Final = {"START_COUNTRIES": "US,GB", "TEST_NUMBERS": '{"+12025550123": "24680"}'}
 
 
 def assert_key_only_in_post_body(journal: list[dict[str, Any]], fmt: str) -> None:
@@ -328,6 +334,8 @@ def test_every_event_file_has_an_expectation() -> None:
 
 
 def test_event_files_replay(function_env: FunctionEnv, subtests: pytest.Subtests) -> None:
+    for name, value in START_SETTINGS.items():
+        function_env.monkeypatch.setenv(name, value)
     for path in _event_files():
         with subtests.test(msg=path.name):
             function_env.sandbox.reset()
@@ -339,6 +347,9 @@ def _replay(function_env: FunctionEnv, path: Path) -> None:
     result = function_env.invoke(event)
     expected = EVENT_STATUS[path.stem]
     assert result["statusCode"] == expected, result["body"]
+    if path.stem.startswith("start-"):
+        _replayed_start(function_env, path.stem, result)
+        return
     if path.stem == "get-jwks":  # the one cacheable response (SPEC §9)
         assert header(result, "Cache-Control") == "public, max-age=3600"
         assert [key["alg"] for key in json.loads(result["body"])["keys"]] == ["ES256"]
@@ -360,6 +371,26 @@ def _replay(function_env: FunctionEnv, path: Path) -> None:
         assert function_env.journal() == []  # validation happens before any network call
     else:
         assert_problem(result, 404, "UNKNOWN_REFERENCE")
+
+
+def _replayed_start(function_env: FunctionEnv, name: str, result: dict[str, Any]) -> None:
+    document = body_of(result)
+    sends = [e for e in function_env.journal() if e["path"].startswith("/telephone")]
+    if name == "start-premium-rate":
+        assert_problem(result, 400, "INVALID_REQUEST")
+        assert [error["field"] for error in document["errors"]] == ["phoneNumber"]
+        assert sends == []
+        return
+    assert header(result, "Location") == (
+        f"/v1/telephone-status?referenceId={document['referenceId']}"
+    )
+    expected_path = {
+        "start-sms": ["/telephonesms.json"],
+        "start-call-form": ["/telephonecall.json"],
+        "start-test-number": [],  # a test number is never sent
+    }[name]
+    assert [entry["path"] for entry in sends] == expected_path
+    assert all(entry["key_in_body"] and not entry["key_in_query"] for entry in sends)
 
 
 # --------------------------------------------------------------------------- every response

@@ -17,16 +17,19 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from telephone_status.deadline import Deadline
-from telephone_status.errors import UpstreamError
+from telephone_status.errors import UpstreamError, UpstreamTimeout
 from telephone_status.normalise import parse_upstream
 from telephone_status.upstream import MAX_TRIES, UpstreamClient, new_pool
 
 from tests.integration.raw_upstream import (
     STATUS_100_JSON,
+    STATUS_100_XML,
     RawUpstream,
     Script,
     answer,
+    drip,
     raw_upstream,
+    self_signed_tls,
 )
 from tests.integration.support import (
     PIN,
@@ -253,3 +256,97 @@ def test_any_status_code_token_is_three_ascii_digits_or_refused(
         assert result != "UpstreamBadResponse" or int(token) < 100 or token.startswith("0")
     else:
         assert result == "UpstreamBadResponse", code
+
+
+# --- every byte against the deadline --------------------------------------------------------
+
+HEAD_OK: Final = "HTTP/1.1 200 OK\r\n"
+HEADERS_OK: Final = f"Content-Type: application/json\r\nContent-Length: {len(STATUS_100_JSON)}\r\n"
+# Each byte comes well within a per-read timeout, the whole never within the deadline.
+HEAD_DRIPS: Final = {
+    "status line, a byte every 0.5 s": Script(drip(HEAD_OK.encode(), 0.5)),
+    "status line, a byte every 1.5 s": Script(drip(HEAD_OK.encode(), 1.5)),
+    "headers, a byte every 0.5 s": Script(
+        [HEAD_OK.encode(), *drip(HEADERS_OK.encode() + b"\r\n", 0.5), STATUS_100_JSON]
+    ),
+    "headers, a byte every 1.5 s": Script([HEAD_OK.encode(), *drip(b"X-Pad: abcdefgh\r\n", 1.5)]),
+}
+FUNCTION_TIMEOUT: Final = 3.0
+
+
+@pytest.mark.parametrize("code", [None, PIN], ids=["lookup", "pin-check"])
+@pytest.mark.parametrize("name", list(HEAD_DRIPS))
+def test_an_upstream_dripping_its_status_line_or_headers_is_a_timeout_within_the_deadline(
+    raw_env: FunctionEnv, raw: RawUpstream, name: str, code: str | None
+) -> None:
+    raw.play(HEAD_DRIPS[name])
+    started = time.monotonic()
+    result = raw_env.invoke(lookup_event(fresh_reference(), code), timeout_seconds=FUNCTION_TIMEOUT)
+    elapsed = time.monotonic() - started
+    assert_problem(result, 504, "UPSTREAM_TIMEOUT")
+    assert elapsed < FUNCTION_TIMEOUT, elapsed
+
+
+@pytest.fixture(scope="module")
+def raw_tls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RawUpstream, str]]:
+    context, ca_file = self_signed_tls(tmp_path_factory.mktemp("raw-tls"))
+    with raw_upstream(tls=context) as server:
+        yield server, str(ca_file)
+
+
+def _tls_client(server: RawUpstream, ca_file: str) -> UpstreamClient:
+    pool = new_pool()
+    pool.connection_pool_kw["ca_certs"] = ca_file  # trusts the test's own certificate
+    return UpstreamClient(server.url, "json", pool=pool)
+
+
+TLS_SCRIPTS: Final = {
+    "status line dripped": Script(drip(HEAD_OK.encode(), 0.5)),
+    "headers dripped": Script([HEAD_OK.encode(), *drip(HEADERS_OK.encode(), 0.5)]),
+    "body dripped": Script([(HEAD_OK + HEADERS_OK + "\r\n").encode(), *drip(STATUS_100_JSON, 0.5)]),
+    # A server hello record header, then its content a byte at a time: the handshake
+    # (ssl bounds it by the connect timeout as a whole; this keeps it that way).
+    "handshake dripped": Script(
+        drip(b"\x16\x03\x03\x00\x40" + b"\x02" * 16, 0.5), read_request=False
+    ),
+}
+
+
+@pytest.mark.parametrize("code", [None, PIN], ids=["lookup", "pin-check"])
+@pytest.mark.parametrize("name", list(TLS_SCRIPTS))
+def test_over_https_every_byte_fits_the_deadline(
+    raw_tls: tuple[RawUpstream, str], name: str, code: str | None
+) -> None:
+    server, ca_file = raw_tls
+    server.play(TLS_SCRIPTS[name])
+    started = time.monotonic()
+    with pytest.raises(UpstreamTimeout):
+        _tls_client(server, ca_file).fetch(
+            key=KEY, reference_id=VENDOR_REFERENCE, code=code, deadline=Deadline(1.5)
+        )
+    assert time.monotonic() - started < 2.0
+
+
+def test_over_https_a_prompt_answer_is_read(raw_tls: tuple[RawUpstream, str]) -> None:
+    """The guard for the test above: the TLS server and the client's trust do work."""
+    server, ca_file = raw_tls
+    server.play(Script([(HEAD_OK + HEADERS_OK + "\r\n").encode() + STATUS_100_JSON]))
+    reply = _tls_client(server, ca_file).fetch(
+        key=KEY, reference_id=VENDOR_REFERENCE, code=None, deadline=Deadline(3.0)
+    )
+    assert (reply.status, reply.body) == (200, STATUS_100_JSON)
+
+
+# --- an unreadable document is the upstream's bad response, never a 500 -------------------------
+
+
+@pytest.mark.parametrize("encoding", ["x-foo", "rot13", "zlib", "hex"])
+def test_an_xml_answer_in_an_encoding_python_cannot_read_is_502(
+    raw_env: FunctionEnv, raw: RawUpstream, encoding: str
+) -> None:
+    raw_env.set_format("xml")
+    body = f'<?xml version="1.0" encoding="{encoding}"?>'.encode() + STATUS_100_XML
+    raw.play(answer(f"HTTP/1.1 200 OK\r\nContent-Length: {len(body)}", body))
+    for code in (None, PIN):
+        result = raw_env.invoke(lookup_event(fresh_reference(), code), timeout_seconds=5.0)
+        assert_problem(result, 502, "UPSTREAM_BAD_RESPONSE")

@@ -27,6 +27,7 @@ from local.sandbox import (
     status_reference,
 )
 from local.sandbox.__main__ import main as sandbox_main
+from local.sandbox.starts import START_FAULTS, fault_number
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 VENDOR_JSON_SAMPLE = (
@@ -198,7 +199,8 @@ def test_fault_table_is_complete_printed_for_the_docs_and_ids_pass_validation(
     assert all(re.fullmatch(r"[0-9A-F]{32}", reference) for reference in FAULTS)
     # `python -m local.sandbox --faults` prints exactly this table, as Markdown, for the docs.
     assert sandbox_main(["--faults"]) == 0
-    header, rule, *rows = capsys.readouterr().out.splitlines()
+    status_table, start_table = capsys.readouterr().out.split("\n\n", 1)
+    header, rule, *rows = status_table.splitlines()
     assert header.startswith("|")
     assert set(rule) <= set("|- ")
     printed = {}
@@ -207,6 +209,14 @@ def test_fault_table_is_complete_printed_for_the_docs_and_ids_pass_validation(
         assert reference == f"`{fault_reference(int(number))}`"
         printed[reference.strip("`")] = description
     assert printed == FAULTS
+    # The start faults follow, keyed by the phone number that shows each one.
+    start_rows = [line for line in start_table.splitlines() if line.startswith("| 9")]
+    printed_starts = {}
+    for row in start_rows:
+        nn, number, description = (cell.strip() for cell in row.strip("|").split(" | "))
+        assert number == f"`{fault_number(nn)}`"
+        printed_starts[nn] = description
+    assert printed_starts == START_FAULTS
 
 
 def test_vendor_sample_fault_is_verbatim(sandbox: SandboxServer) -> None:

@@ -231,7 +231,8 @@ def test_fetch_failure_with_no_key_is_an_internal_error(secrets: FakeSecrets, cl
         store.current(DEADLINE)
     assert info.value.status == 500
     assert "s3cr3t" not in f"{info.value} {info.value.reason} {info.value.detail}"
-    secrets.value = "key-1"  # once Secrets Manager is back, the key is served
+    secrets.value = "key-1"  # once Secrets Manager is back, the key is served after the back-off
+    clock.advance(RETRY_AFTER_FAILURE_SECONDS)
     assert store.current(DEADLINE) == "key-1"
 
 
@@ -413,3 +414,67 @@ def test_forced_re_read_that_cannot_reach_secrets_manager_is_503_not_a_rejection
     with pytest.raises(ServiceUnavailable):
         store.refresh_after_rejection(DEADLINE)
     assert store.current(DEADLINE) == "key-1"  # the cached key still serves meanwhile
+
+
+# --- a failed read is remembered, with or without a cached key ------------------------------
+
+FAILURES = [
+    *[
+        pytest.param(_wrapped(c), ServiceUnavailable, id=f"unreachable-{type(c).__name__}")
+        for c in TRANSIENT
+        if not isinstance(c, CallDoesNotFit)  # Secrets Manager never asked: nothing to remember
+    ],
+    *[pytest.param(_wrapped(c), InternalError, id=f"refused-{str(c)[:30]}") for c in REFUSED],
+    pytest.param('{"apiKey": ""}', InternalError, id="no-usable-key"),
+    pytest.param(b"\xff\xfe", InternalError, id="binary-not-utf8"),
+]
+
+
+@pytest.mark.parametrize(("failure", "expected"), FAILURES)
+def test_a_failed_read_with_no_cached_key_is_not_repeated_during_the_back_off(
+    secrets: FakeSecrets, clock: Clock, failure: object, expected: type[Exception]
+) -> None:
+    secrets.value = failure
+    store = make_store(secrets, clock)
+    for _ in range(40):
+        with pytest.raises(expected):
+            store.current(DEADLINE)
+        clock.advance((RETRY_AFTER_FAILURE_SECONDS - 1) / 40)
+    assert len(secrets.calls) == 1, "Secrets Manager asked again inside the back-off"
+    # A forced re-read (after an upstream refusal) does not ask either.
+    if expected is ServiceUnavailable:
+        with pytest.raises(ServiceUnavailable):
+            store.refresh_after_rejection(DEADLINE)
+    else:
+        assert store.refresh_after_rejection(DEADLINE) is False
+    assert len(secrets.calls) == 1
+    clock.advance(1.0)  # the back-off is over: asked once more, and served when repaired
+    secrets.value = "key-1"
+    assert store.current(DEADLINE) == "key-1"
+    assert len(secrets.calls) == 2
+
+
+@pytest.mark.parametrize(("failure", "expected"), FAILURES)
+def test_a_failure_after_the_back_off_is_remembered_again(
+    secrets: FakeSecrets, clock: Clock, failure: object, expected: type[Exception]
+) -> None:
+    secrets.value = failure
+    store = make_store(secrets, clock)
+    for _ in range(3):
+        for _ in range(10):
+            with pytest.raises(expected):
+                store.current(DEADLINE)
+        clock.advance(RETRY_AFTER_FAILURE_SECONDS)
+    assert len(secrets.calls) == 3
+
+
+def test_too_little_time_to_ask_is_not_remembered_as_a_failure(
+    secrets: FakeSecrets, clock: Clock
+) -> None:
+    """Secrets Manager was never asked: the next request, with time to spare, asks."""
+    secrets.value = _wrapped(CallDoesNotFit("0.1 s left"))
+    store = make_store(secrets, clock)
+    with pytest.raises(ServiceUnavailable):
+        store.current(DEADLINE)
+    secrets.value = "key-1"
+    assert store.current(DEADLINE) == "key-1"

@@ -15,6 +15,8 @@ from typing import Any, cast
 import boto3
 import pytest
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from telephone_status import service
 from telephone_status.handler import lambda_handler
 from telephone_status.observability import logger
@@ -471,3 +473,137 @@ def test_a_granted_origin_may_read_retry_after_and_allow(build: Any) -> None:
     assert {"retry-after", "allow"} <= exposed
     refused = headers_of(invoke(build({"Origin": FOREIGN_ORIGIN})))
     assert not any(name.startswith("access-control-") for name in refused)
+
+
+# --- hand-made events of any shape ---------------------------------------------------------------
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+EVENT_MEMBERS = [
+    "resource", "path", "httpMethod", "headers", "multiValueHeaders", "queryStringParameters",
+    "multiValueQueryStringParameters", "pathParameters", "stageVariables", "body",
+    "isBase64Encoded", "requestContext",
+]  # fmt: skip
+# Odd values aimed at each member: the shapes a replayed or edited event can hold.
+ODD_MEMBER_VALUES = st.one_of(
+    JSON_VALUES,
+    st.dictionaries(
+        st.sampled_from(["referenceId", "code", "content-type", "Origin"]), JSON_VALUES
+    ),
+    st.dictionaries(
+        st.sampled_from(["referenceId", "code", "Content-Type", "origin"]),
+        st.lists(JSON_VALUES, max_size=3) | st.none(),
+    ),
+)
+
+
+def _odd_events() -> st.SearchStrategy[Any]:
+    base = st.sampled_from(
+        [
+            make_event(query={"referenceId": RID, "code": PIN}),
+            make_event(
+                "POST",
+                body=json.dumps({"referenceId": RID}),
+                headers={"Content-Type": "application/json"},
+            ),
+            make_event("GET", "/v1/jwks.json"),
+        ]
+    )
+    changes = st.dictionaries(
+        st.sampled_from(EVENT_MEMBERS), ODD_MEMBER_VALUES | st.just(_MISSING), min_size=1
+    )
+
+    def apply(event: dict[str, Any], changed: dict[str, Any]) -> dict[str, Any]:
+        event = json.loads(json.dumps(event))
+        for name, value in changed.items():
+            if value is _MISSING:
+                event.pop(name, None)
+            else:
+                event[name] = value
+        return event
+
+    return st.builds(apply, base, changes) | JSON_VALUES
+
+
+_MISSING = object()
+
+
+def _assert_answer(result: Any) -> None:
+    assert isinstance(result, dict)
+    assert isinstance(result["statusCode"], int)
+    if result["statusCode"] != 200:
+        body = problem_of(result)
+        assert isinstance(body["code"], str)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(event=_odd_events())
+def test_any_event_shape_gets_an_answer_and_the_handler_never_raises(event: Any) -> None:
+    _assert_answer(invoke(event))
+
+
+ODD_EVENTS = [
+    pytest.param({"queryStringParameters": {"referenceId": None}}, id="query-null"),
+    pytest.param({"queryStringParameters": {"referenceId": 5}}, id="query-number"),
+    pytest.param({"queryStringParameters": {"referenceId": [RID]}}, id="query-list"),
+    pytest.param({"multiValueQueryStringParameters": {"referenceId": RID}}, id="multi-string"),
+    pytest.param({"multiValueQueryStringParameters": {"referenceId": [5]}}, id="multi-number"),
+    pytest.param({"multiValueQueryStringParameters": []}, id="multi-list"),
+    pytest.param({"httpMethod": "POST", "body": {"referenceId": RID}}, id="body-dict"),
+    pytest.param({"httpMethod": "POST", "body": [RID]}, id="body-list"),
+    pytest.param({"httpMethod": "POST", "body": 5}, id="body-number"),
+    pytest.param(
+        {"httpMethod": "POST", "headers": {"Content-Type": 5}, "body": "{}"}, id="ctype-5"
+    ),
+    pytest.param({"headers": [["Origin", ALLOWED_ORIGIN]]}, id="headers-list"),
+    pytest.param({"multiValueHeaders": {"Origin": [None]}}, id="multi-header-null"),
+    pytest.param({"headers": {"Origin": None}}, id="header-null"),
+    pytest.param({"multiValueHeaders": {"Origin": ALLOWED_ORIGIN}}, id="multi-header-string"),
+    pytest.param({"multiValueHeaders": []}, id="multi-headers-list"),
+    pytest.param({"isBase64Encoded": "yes", "httpMethod": "POST", "body": "e30="}, id="b64-str"),
+    pytest.param({"isBase64Encoded": 1}, id="b64-int"),
+    pytest.param({"httpMethod": None}, id="method-null"),
+    pytest.param({"httpMethod": 5}, id="method-number"),
+    pytest.param({"httpMethod": _MISSING}, id="method-missing"),
+    pytest.param({"path": None}, id="path-null"),
+    pytest.param({"path": ["/v1/telephone-status"]}, id="path-list"),
+    pytest.param({"path": _MISSING}, id="path-missing"),
+    pytest.param({"requestContext": []}, id="context-list"),
+    pytest.param({"requestContext": "x"}, id="context-string"),
+    pytest.param({"requestContext": {"requestId": 5}}, id="context-request-id-number"),
+    pytest.param({"pathParameters": 5, "stageVariables": []}, id="path-parameters"),
+]
+
+
+@pytest.mark.parametrize("changes", ODD_EVENTS)
+def test_hand_made_events_with_odd_values_get_a_problem_answer(
+    changes: dict[str, Any], log_lines: Any
+) -> None:
+    event = make_event(query={"referenceId": RID})
+    for name, value in changes.items():
+        if value is _MISSING:
+            event.pop(name)
+        else:
+            event[name] = value
+    if "queryStringParameters" in changes or changes.get("httpMethod") == "POST":
+        event["multiValueQueryStringParameters"] = None
+    if changes.get("httpMethod") == "POST":
+        event["queryStringParameters"] = None
+    result = invoke(event)
+    assert result["statusCode"] == 400
+    body = problem_of(result)
+    assert body["code"] == "INVALID_REQUEST"
+    assert body["requestId"]
+    assert any(line.get("statusCode") == 400 for line in log_lines())
+
+
+@pytest.mark.parametrize("event", [None, [], "event", 5, True, [make_event()]], ids=repr)
+def test_an_event_that_is_not_an_object_gets_a_problem_answer(event: Any) -> None:
+    result = invoke(event)
+    assert result["statusCode"] == 400
+    assert problem_of(result)["requestId"] == LAMBDA_REQUEST_ID

@@ -675,3 +675,88 @@ def test_response_status_block_comes_from_the_catalogue(
         "retryable": retryable,
     }
     assert body.code_valid is False
+
+
+# --- whatever the readers raise on the upstream's bytes is a bad response ---------------------
+
+XML_STATUS = b"<response><status>100</status></response>"
+JSON_STATUS = b'{"response": {"status": 100}}'
+# Encodings Python has no codec for, or whose codec does not turn bytes into text.
+UNREADABLE_ENCODINGS = [
+    "x-foo", "rot13", "rot_13", "zlib", "zip", "hex", "base64", "bz2", "uu", "quopri",
+    "mbcs", "ansi", "dbcs", "a" * 300,
+]  # fmt: skip
+
+
+def _declared(encoding: str, rest: bytes = XML_STATUS) -> bytes:
+    return f'<?xml version="1.0" encoding="{encoding}"?>'.encode() + rest
+
+
+HOSTILE_BODIES = [
+    *[pytest.param(_declared(e), "xml", id=f"xml-encoding-{e[:12]}") for e in UNREADABLE_ENCODINGS],
+    pytest.param(_declared("utf-32"), "xml", id="xml-utf-32-declared-ascii-sent"),
+    pytest.param(_declared("utf-16"), "xml", id="xml-utf-16-declared-ascii-sent"),
+    pytest.param(_declared("utf-8", "<r>\u00e9</r>".encode("latin-1")), "xml", id="xml-bad-utf8"),
+    pytest.param(_declared("ascii", "<r>\u00e9</r>".encode()), "xml", id="xml-not-ascii"),
+    pytest.param(_declared("utf-8").replace(b"100", b"1\x0000"), "xml", id="xml-nul"),
+    pytest.param(b"<r>&#0;</r>", "xml", id="xml-nul-reference"),
+    pytest.param(b"<r>&#x110000;</r>", "xml", id="xml-reference-past-unicode"),
+    pytest.param(b"<a>" * 200_000, "xml", id="xml-deep-unclosed"),
+    pytest.param(
+        b"<response><status>" + b"<a>" * 60_000 + b"</a>" * 60_000 + b"</status></response>",
+        "xml",
+        id="xml-deep-closed",
+    ),
+    pytest.param(b"\xef\xbb\xbf\xef\xbb\xbf" + XML_STATUS, "xml", id="xml-double-bom"),
+    pytest.param(b"\xff\xfe\x00\x00" + XML_STATUS, "xml", id="xml-utf32-bom-ascii-body"),
+    pytest.param(b"\xfe\xff" + XML_STATUS, "xml", id="xml-utf16-bom-ascii-body"),
+    pytest.param(b'<!DOCTYPE r [<!ENTITY e "x">]><r>&e;</r>', "xml", id="xml-entity"),
+    pytest.param(b'<!DOCTYPE r SYSTEM "file:///etc/passwd"><r/>', "xml", id="xml-external-dtd"),
+    pytest.param(b"<r/><r/>", "xml", id="xml-two-roots"),
+    pytest.param(b"\x00" * 64, "xml", id="xml-nuls"),
+    pytest.param(b"[" * 200_000, "json", id="json-deep-arrays"),
+    pytest.param(b'{"a":' * 100_000, "json", id="json-deep-objects"),
+    pytest.param(b"\x00" + JSON_STATUS, "json", id="json-nul-first"),
+    pytest.param(JSON_STATUS.replace(b"100", b"1\x0000"), "json", id="json-nul-inside"),
+    pytest.param(b'{"response": {"status": "\xff"}}', "json", id="json-bad-utf8"),
+    pytest.param(b"\xef\xbb\xbf\xef\xbb\xbf" + JSON_STATUS, "json", id="json-double-bom"),
+    pytest.param(JSON_STATUS.decode().encode("utf-16"), "json", id="json-utf16"),
+    pytest.param(JSON_STATUS.decode().encode("utf-32"), "json", id="json-utf32"),
+    pytest.param(b'{"response": {"status": "\\ud800"}}', "json", id="json-lone-surrogate"),
+    pytest.param(b'{"response": {"status": 1' + b"0" * 5000 + b"}}", "json", id="json-huge-int"),
+    pytest.param(b'{"response": {"status": 1e99999}}', "json", id="json-huge-float"),
+    pytest.param(b'{"response": {"status": NaN}}', "json", id="json-nan"),
+    pytest.param(XML_STATUS, "json", id="json-given-xml"),
+    pytest.param(JSON_STATUS, "xml", id="xml-given-json"),
+]
+
+
+@pytest.mark.parametrize(("body", "fmt"), HOSTILE_BODIES)
+def test_bytes_the_readers_cannot_read_are_a_bad_response(body: bytes, fmt: UpstreamFormat) -> None:
+    with pytest.raises(UpstreamBadResponse):
+        parse_upstream(body, fmt)
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "UTF-8", "us-ascii", "iso-8859-1", "windows-1252"])
+def test_a_declared_encoding_python_reads_is_still_read(encoding: str) -> None:
+    """The guard for the test above: an encoding declaration as such is no error."""
+    assert parse_upstream(_declared(encoding), "xml") == UpstreamAnswer(status=100, valid=None)
+
+
+class _Boom(Exception):
+    """An exception type no reader documents."""
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+def test_any_other_reader_exception_is_a_bad_response_too(
+    fmt: UpstreamFormat, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from telephone_status import normalise  # noqa: PLC0415 (the module's own names are patched)
+
+    def explode(*_: object, **__: object) -> None:
+        raise _Boom
+
+    monkeypatch.setattr(normalise, "fromstring", explode)
+    monkeypatch.setattr(json, "loads", explode)
+    with pytest.raises(UpstreamBadResponse):
+        parse_upstream(JSON_STATUS if fmt == "json" else XML_STATUS, fmt)

@@ -39,6 +39,15 @@ def test_every_variable_is_read() -> None:
             "TOKEN_ISSUER": "https://api.example.com/dev",
             "TOKEN_AUDIENCE": "https://backend.example.com",
             "TOKEN_TTL_SECONDS": "900",
+            "START_COUNTRIES": "US, CA,GB",
+            "CODE_LENGTH": "4",
+            "VERIFICATION_TTL_SECONDS": "300",
+            "MAX_SENDS_PER_PHONE": "3",
+            "MIN_SEND_INTERVAL_SECONDS": "45",
+            "MAX_SENDS_PER_PREFIX": "10",
+            "MAX_SENDS_PER_HOUR": "250",
+            "TEST_NUMBERS": '{"+12025550123": "24680"}',
+            "ACCEPT_EXTERNAL_REFERENCES": "false",
             "UNRELATED": "ignored",
         }
     )
@@ -55,6 +64,15 @@ def test_every_variable_is_read() -> None:
         "token_issuer": "https://api.example.com/dev",
         "token_audience": "https://backend.example.com",
         "token_ttl_seconds": 900,
+        "start_countries": frozenset({"US", "CA", "GB"}),
+        "code_length": 4,
+        "verification_ttl_seconds": 300,
+        "max_sends_per_phone": 3,
+        "min_send_interval_seconds": 45,
+        "max_sends_per_prefix": 10,
+        "max_sends_per_hour": 250,
+        "test_numbers": {"+12025550123": "24680"},
+        "accept_external_references": False,
     }
 
 
@@ -255,3 +273,64 @@ def test_the_sam_env_vars_file_is_a_valid_configuration_without_limit_or_tokens(
     assert settings.attempts_table_name is None
     assert settings.token_signing_key_id is None
     assert settings.token_issuer is None
+    # Without the table there is no fraud guard: the start route must be off too.
+    assert not settings.starts_enabled
+    assert settings.accept_external_references is True
+
+
+def test_start_defaults() -> None:
+    settings = Settings.from_environment(SECRET)
+    assert not settings.starts_enabled
+    assert settings.start_countries == frozenset()
+    assert (settings.code_length, settings.verification_ttl_seconds) == (5, 600)
+    assert (settings.max_sends_per_phone, settings.min_send_interval_seconds) == (5, 30)
+    assert (settings.max_sends_per_prefix, settings.max_sends_per_hour) == (20, 1000)
+    assert settings.test_numbers == {}
+    assert settings.accept_external_references is True
+
+
+@pytest.mark.parametrize("blank", ["", " ", ",", " , "])
+def test_blank_countries_turn_the_route_off(blank: str) -> None:
+    settings = Settings.from_environment(
+        {**SECRET, "START_COUNTRIES": blank, "ATTEMPTS_TABLE_NAME": "t"}
+    )
+    assert not settings.starts_enabled
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("START_COUNTRIES", "us"),
+        ("START_COUNTRIES", "USA"),
+        ("START_COUNTRIES", "U1"),
+        ("CODE_LENGTH", "3"),
+        ("CODE_LENGTH", "6"),
+        ("CODE_LENGTH", "5.0"),
+        ("CODE_LENGTH", "\u0665"),
+        ("VERIFICATION_TTL_SECONDS", "0"),
+        ("VERIFICATION_TTL_SECONDS", "1_000"),
+        ("MAX_SENDS_PER_PHONE", "0"),
+        ("MIN_SEND_INTERVAL_SECONDS", "-1"),
+        ("MAX_SENDS_PER_PREFIX", "0"),
+        ("MAX_SENDS_PER_HOUR", "0"),
+        ("MAX_SENDS_PER_HOUR", "+5"),
+        ("TEST_NUMBERS", '{"+12025551234": "24680"}'),
+        ("TEST_NUMBERS", '{"+12025550123": "02468"}'),
+        ("TEST_NUMBERS", "not json"),
+        ("ACCEPT_EXTERNAL_REFERENCES", "no"),
+        ("ACCEPT_EXTERNAL_REFERENCES", "0"),
+        ("ACCEPT_EXTERNAL_REFERENCES", "TRUE"),
+    ],
+)
+def test_bad_start_settings_are_refused(name: str, value: str) -> None:
+    with pytest.raises(ValidationError, match=name):
+        Settings.from_environment({**SECRET, "ATTEMPTS_TABLE_NAME": "t", name: value})
+
+
+@pytest.mark.parametrize(
+    "environment",
+    [{"START_COUNTRIES": "US"}, {"ACCEPT_EXTERNAL_REFERENCES": "false"}],
+)
+def test_starts_and_started_only_checks_need_the_table(environment: dict[str, str]) -> None:
+    with pytest.raises(ValidationError, match="ATTEMPTS_TABLE_NAME"):
+        Settings.from_environment({**SECRET, **environment})

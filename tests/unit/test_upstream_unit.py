@@ -411,3 +411,54 @@ def test_a_content_length_in_ascii_digits_is_read(clock: FakeTime, value: str) -
     client, _ = client_with(FakeResponse(200, headers={"Content-Length": value}))
     reply = client.fetch(key=KEY, reference_id=RID, code="16322", deadline=Deadline(5.0))
     assert reply.status == 200
+
+
+# --- post_form: the one way to call any endpoint of the upstream --------------------------------
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+def test_post_form_sends_the_form_to_the_endpoint_of_the_configured_format(
+    clock: FakeTime, fmt: str
+) -> None:
+    client, pool = client_with(FakeResponse(200), fmt=fmt)
+    reply = client.post_form(
+        "telephonesms", {"key": KEY, "phone": "5550100"}, Deadline(5.0), retry_after_send=False
+    )
+    (sent,) = pool.requests
+    assert (sent["method"], sent["url"]) == ("POST", f"/telephonesms.{fmt}")
+    assert parse_qs(sent["body"].decode()) == {"key": [KEY], "phone": ["5550100"]}
+    assert reply.status == 200
+
+
+@pytest.mark.parametrize(
+    ("first", "retried"),
+    [
+        pytest.param(refused, True, id="refused-before-sending"),
+        pytest.param(reset, False, id="reset-after-sending"),
+        pytest.param(lambda: FakeResponse(503), False, id="5xx"),
+    ],
+)
+def test_post_form_without_retry_after_send_retries_only_what_never_left(
+    clock: FakeTime, first: Any, retried: bool
+) -> None:
+    """A start call (an SMS, a phone call) must not be sent twice."""
+    client, pool = client_with(first(), FakeResponse(200))
+    try:
+        reply = client.post_form(
+            "telephonecall", {"key": KEY}, Deadline(5.0), retry_after_send=False
+        )
+    except UpstreamUnavailable:
+        reply = None
+    assert len(pool.requests) == (2 if retried else 1)
+    if retried:
+        assert reply is not None
+        assert reply.status == 200
+
+
+def test_post_form_under_a_base_path_keeps_it(clock: FakeTime) -> None:
+    pool = FakePool([FakeResponse(200)])
+    client = UpstreamClient(
+        "https://api.example.test/v2/", "json", pool=cast(urllib3.PoolManager, pool)
+    )
+    client.post_form("telephonestatus", {"key": KEY}, Deadline(5.0), retry_after_send=True)
+    assert pool.requests[0]["url"] == "/v2/telephonestatus.json"

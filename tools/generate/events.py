@@ -20,6 +20,7 @@ from local.lambda_runtime import API_PATH, ROOT, build_rest_event
 from local.sandbox import PIN, VENDOR_REFERENCE
 
 EVENTS_DIR: Final = ROOT / "events"
+START_PATH: Final = "/v1/verifications"
 STAGE: Final = "dev"
 SOURCE_IP: Final = "203.0.113.10"  # TEST-NET-3: a documentation address
 REQUEST_TIME: Final = datetime(2026, 1, 15, 12, 0, 0, tzinfo=UTC)
@@ -82,6 +83,32 @@ def events() -> dict[str, dict[str, Any]]:
         },
         "unknown-reference": {"method": "GET", "query": [("referenceId", UNKNOWN_REFERENCE)]},
         "get-jwks": {"method": "GET", "path": "/v1/jwks.json"},
+        # Starting a verification: by SMS (JSON), by call (form, Spanish voice), a test
+        # number (fixed PIN, no send) and a premium-rate number (refused before any send).
+        "start-sms": {
+            "method": "POST",
+            "path": START_PATH,
+            "content_type": "application/json",
+            "body": _json({"phoneNumber": "+12025550142", "channel": "sms"}),
+        },
+        "start-call-form": {
+            "method": "POST",
+            "path": START_PATH,
+            "content_type": "application/x-www-form-urlencoded",
+            "body": urlencode({"phoneNumber": "+12025550143", "channel": "call", "locale": "es"}),
+        },
+        "start-test-number": {
+            "method": "POST",
+            "path": START_PATH,
+            "content_type": "application/json",
+            "body": _json({"phoneNumber": "+12025550123", "channel": "sms"}),
+        },
+        "start-premium-rate": {
+            "method": "POST",
+            "path": START_PATH,
+            "content_type": "application/json",
+            "body": _json({"phoneNumber": "+19005550199", "channel": "sms"}),
+        },
     }
     return {f"{name}.json": _event(name, **spec) for name, spec in specs.items()}
 

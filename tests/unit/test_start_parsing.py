@@ -1,0 +1,153 @@
+"""A start's request fields and the upstream's start answer (both formats)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
+from telephone_status.errors import InvalidRequest, UpstreamBadResponse, UpstreamUnavailable
+from telephone_status.normalise import StartAnswer, UpstreamFailure, parse_start
+from telephone_status.request import parse_start_request
+from telephone_status.starts import new_pin
+
+from local.lambda_runtime import build_rest_event
+
+REF = "97A677DD3E0A42B8EA58D93D05BAC89F"
+
+
+def _event(body: str, content_type: str = "application/json", **kw: Any) -> APIGatewayProxyEvent:
+    return APIGatewayProxyEvent(
+        build_rest_event(
+            "POST", "/v1/verifications", headers={"Content-Type": content_type}, body=body, **kw
+        )
+    )
+
+
+def test_json_and_form_give_the_same_request() -> None:
+    by_json = parse_start_request(
+        _event(json.dumps({"phoneNumber": "+12025550142", "channel": "call", "locale": "de"}))
+    )
+    by_form = parse_start_request(
+        _event(
+            "phoneNumber=%2B12025550142&channel=call&locale=de",
+            "application/x-www-form-urlencoded",
+        )
+    )
+    assert by_json == by_form
+    assert (by_json.phone_number, by_json.channel, by_json.locale) == ("+12025550142", "call", "de")
+
+
+def test_locale_defaults_to_english() -> None:
+    request = parse_start_request(_event('{"phoneNumber": "+12025550142", "channel": "sms"}'))
+    assert request.locale == "en"
+
+
+def test_a_repeat_with_the_same_value_is_fine() -> None:
+    request = parse_start_request(
+        _event('{"channel": "sms", "phoneNumber": "+12025550142", "channel": "sms"}')
+    )
+    assert request.channel == "sms"
+
+
+@pytest.mark.parametrize(
+    ("body", "fields"),
+    [
+        ("{}", ["phoneNumber", "channel"]),
+        ('{"phoneNumber": "+12025550142", "channel": "sms", "channel": "call"}', ["channel"]),
+        ('{"phoneNumber": "+12025550142", "channel": "email"}', ["channel"]),
+        ('{"phoneNumber": "+12025550142", "channel": null}', ["channel"]),
+        ('{"phoneNumber": "+1202555014\\u0662", "channel": "sms"}', ["phoneNumber"]),
+        ('{"phoneNumber": "+12025550142 ", "channel": "sms"}', ["phoneNumber"]),
+        ('{"phoneNumber": "+1-202-555-0142", "channel": "sms"}', ["phoneNumber"]),
+        ('{"phoneNumber": "+1234567890123456", "channel": "sms"}', ["phoneNumber"]),
+        ('{"phoneNumber": "+12025550142", "channel": "sms", "locale": "xx"}', ["locale"]),
+        ('{"phoneNumber": "+12025550142", "channel": "sms", "extra": 1}', ["extra"]),
+        ('["+12025550142"]', ["body"]),
+    ],
+)
+def test_invalid_bodies(body: str, fields: list[str]) -> None:
+    with pytest.raises(InvalidRequest) as refused:
+        parse_start_request(_event(body))
+    assert [error.field for error in refused.value.errors] == fields
+
+
+def test_a_form_plus_is_a_space_and_refused() -> None:
+    with pytest.raises(InvalidRequest):
+        parse_start_request(
+            _event("phoneNumber=+12025550142&channel=sms", "application/x-www-form-urlencoded")
+        )
+
+
+def test_query_fields_are_refused() -> None:
+    with pytest.raises(InvalidRequest) as refused:
+        parse_start_request(_event('{"channel": "sms"}', query=[("phoneNumber", "+12025550142")]))
+    assert [error.field for error in refused.value.errors] == ["phoneNumber"]
+
+
+VENDOR_JSON = (
+    b'{\n\t"version": "1.0",\n\t"encoding": "UTF-8",\n\t"response": {\n'
+    b'\t\t"ref": 97A677DD3E0A42B8EA58D93D05BAC89F\n\t}\n}'
+)
+VENDOR_XML = (
+    b'<?xml version="1.0" encoding="UTF-8"?>\n<response>\n'
+    b"\t<ref>97A677DD3E0A42B8EA58D93D05BAC89F</ref>\n</response>"
+)
+
+
+@pytest.mark.parametrize(
+    ("body", "fmt"),
+    [
+        (VENDOR_JSON, "json"),
+        (VENDOR_XML, "xml"),
+        (b'{"response": {"ref": "97a677dd3e0a42b8ea58d93d05bac89f"}}', "json"),
+        (b'{"ref": " 97A677DD3E0A42B8EA58D93D05BAC89F "}', "json"),
+        (b"<response><ref>97a677dd3e0a42b8ea58d93d05bac89f</ref></response>", "xml"),
+    ],
+)
+def test_the_reference_in_both_formats(body: bytes, fmt: str) -> None:
+    assert parse_start(body, fmt) == StartAnswer(REF)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"response": {"ref": "97A677DD3E0A42B8EA58D93D05BAC89"}}',
+        b'{"response": {"ref": "97A677DD3E0A42B8EA58D93D05BAC89FF"}}',
+        b'{"response": {"ref": "97A677DD3E0A42B8EA58D93D05BAC89G"}}',
+        b'{"response": {"ref": 12345}}',
+        b'{"response": {"ref": ["97A677DD3E0A42B8EA58D93D05BAC89F"]}}',
+        b'{"response": {"ref": "97A677DD3E0A42B8EA58D93D05BAC89F", "ref": "X"}}',
+        b'{"response": {}}',
+        b"<html>maintenance</html>",
+    ],
+)
+def test_anything_but_32_hex_is_a_bad_response(body: bytes) -> None:
+    with pytest.raises(UpstreamBadResponse):
+        parse_start(body, "json")
+
+
+def test_empty_is_unavailable() -> None:
+    with pytest.raises(UpstreamUnavailable):
+        parse_start(b" \r\n", "json")
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+def test_invalid_telephone(fmt: str) -> None:
+    body = (
+        b'{"failed": {"error_code": "INVALID_TELEPHONE", "error_msg": "x"}}'
+        if fmt == "json"
+        else b"<failed><error_code>INVALID_TELEPHONE</error_code></failed>"
+    )
+    outcome = parse_start(body, fmt)  # type: ignore[arg-type]
+    assert isinstance(outcome, UpstreamFailure)
+    assert outcome.is_invalid_telephone
+
+
+@pytest.mark.parametrize("length", [4, 5])
+def test_new_pin(length: int) -> None:
+    pins = {new_pin(length) for _ in range(2000)}
+    assert all(len(pin) == length and pin.isdigit() and pin[0] != "0" for pin in pins)
+    assert len(pins) > 1500  # random, not a constant
+    assert {pin[0] for pin in pins} == set("123456789")
