@@ -6,7 +6,7 @@ import json
 
 import pytest
 from telephone_status import responses
-from telephone_status.errors import MethodNotAllowed, TooManyAttempts
+from telephone_status.errors import InternalError, MethodNotAllowed, TooManyAttempts
 from telephone_status.models import JsonWebKeySet
 
 KEY = {
@@ -32,7 +32,7 @@ def test_the_last_resort_500_is_a_complete_problem_document() -> None:
         "title": "Internal error",
         "status": 500,
         "code": "INTERNAL_ERROR",
-        "detail": responses.InternalError.default_detail,
+        "detail": InternalError.default_detail,
         "requestId": "req-1",
     }
 

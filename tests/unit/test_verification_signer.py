@@ -16,7 +16,7 @@ import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-from telephone_status import verification
+from telephone_status import observability
 from telephone_status.aws_clients import TIERS, AwsClients
 from telephone_status.deadline import Deadline
 from telephone_status.verification import SigningFailed, TokenSigner
@@ -163,7 +163,7 @@ def test_a_signing_failure_is_logged_and_reported_by_its_type_only(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     logged: list[tuple[str, dict[str, Any]]] = []
-    monkeypatch.setattr(verification.logger, "error", lambda msg, **kw: logged.append((msg, kw)))
+    monkeypatch.setattr(observability.logger, "error", lambda msg, **kw: logged.append((msg, kw)))
     with pytest.raises(SigningFailed) as raised:
         _signer(FakeKms(fail=RuntimeError("detail that may echo a request"))).issue(
             REFERENCE, 100, Deadline(5)
