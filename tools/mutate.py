@@ -48,6 +48,8 @@ TESTS: Final[dict[str, list[str]]] = {
     "request": [
         UNIT + "test_request.py",
         UNIT + "test_request_edges.py",
+        UNIT + "test_start_parsing.py",
+        UNIT + "test_handler_routing.py",  # the event's shape
     ],
     # Not test_faults.py: the sandbox fault matrix would add minutes to every mutant.
     "upstream": [
