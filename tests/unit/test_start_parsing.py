@@ -71,6 +71,26 @@ def test_invalid_bodies(body: str, fields: list[str]) -> None:
     with pytest.raises(InvalidRequest) as refused:
         parse_start_request(_event(body))
     assert [error.field for error in refused.value.errors] == fields
+    # Each error reaches the problem body with its message; a missing one would be a 500.
+    assert all(isinstance(e.message, str) and e.message for e in refused.value.errors)
+
+
+@pytest.mark.parametrize(
+    ("body", "query", "fields"),
+    [
+        ("", [], ["phoneNumber", "channel"]),
+        ('{"other": 1, "phoneNumber": "+12025550142", "channel": "sms"}', [], ["other"]),
+        ('{"channel": "sms"}', [("phone\x00", "1"), ("channel", "sms")], ["phone?", "channel"]),
+    ],
+    ids=["no-body", "unknown-first", "query-names"],
+)
+def test_each_field_is_named_once_and_printable(
+    body: str, query: list[tuple[str, str]], fields: list[str]
+) -> None:
+    with pytest.raises(InvalidRequest) as refused:
+        parse_start_request(_event(body, query=query))
+    assert [error.field for error in refused.value.errors] == fields
+    assert all(error.message for error in refused.value.errors)
 
 
 def test_a_form_plus_is_a_space_and_refused() -> None:
