@@ -9,7 +9,7 @@ import pytest
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from telephone_status.errors import InvalidRequest, UpstreamBadResponse, UpstreamUnavailable
 from telephone_status.normalise import StartAnswer, UpstreamFailure, parse_start
-from telephone_status.request import parse_start_request
+from telephone_status.request import parse_request, parse_start_request
 from telephone_status.starts import new_pin
 
 from local.lambda_runtime import build_rest_event
@@ -171,3 +171,28 @@ def test_new_pin(length: int) -> None:
     assert all(len(pin) == length and pin.isdigit() and pin[0] != "0" for pin in pins)
     assert len(pins) > 1500  # random, not a constant
     assert {pin[0] for pin in pins} == set("123456789")
+
+
+def _messages(event: APIGatewayProxyEvent, parse: Any) -> dict[str, str]:
+    with pytest.raises(InvalidRequest) as refused:
+        parse(event)
+    return {error.field: error.message for error in refused.value.errors}
+
+
+def test_a_start_speaks_the_lookups_words_for_the_same_mistakes() -> None:
+    start = _messages(_event('{"channel": "sms", "channel": "call", "x": 1}'), parse_start_request)
+    lookup = _messages(
+        _event(f'{{"referenceId": "{REF}", "referenceId": "{REF[:-1]}0", "x": 1}}'),
+        parse_request,
+    )
+    assert start["channel"] == lookup["referenceId"]  # given twice, differently
+    assert start["x"] == lookup["x"]  # unknown field
+    assert start["phoneNumber"] == _messages(_event("{}"), parse_request)["referenceId"]
+
+
+def test_an_invalid_field_says_why_and_the_others_are_still_read() -> None:
+    messages = _messages(
+        _event('{"channel": "email", "phoneNumber": "+12025550142"}'), parse_start_request
+    )
+    assert list(messages) == ["channel"]
+    assert "sms" in messages["channel"]
