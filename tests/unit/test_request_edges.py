@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 from telephone_status.errors import FieldError, InvalidRequest
 from telephone_status.models import CODE_MESSAGE, REFERENCE_ID_MESSAGE, TelephoneStatusRequest
-from telephone_status.request import _field_errors, parse_request
+from telephone_status.request import _field_errors, event_shape_errors, parse_request
 
 from tests.unit.test_request import FORM_CT, JSON_CT, RID, fields, make_event, rejected
 
@@ -462,3 +462,10 @@ def test_model_errors_name_their_field_and_say_what_is_wrong() -> None:
     with pytest.raises(ValidationError) as info:
         TelephoneStatusRequest.model_validate("not an object")
     assert [error.field for error in _field_errors(info.value)] == ["body"]
+
+
+@pytest.mark.parametrize("event", [[], "event", None], ids=["list", "str", "none"])
+def test_an_event_that_is_not_a_map_is_named_as_the_event(event: object) -> None:
+    (error,) = event_shape_errors(event)
+    assert error.field == "event"
+    assert error.message
