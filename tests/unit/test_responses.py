@@ -91,3 +91,22 @@ def test_origin_joins_the_vary_header_once_whatever_its_spelling(
 ) -> None:
     responses._add_vary(before, "Origin")
     assert before == after
+
+
+@pytest.mark.parametrize(
+    ("status", "cache_control", "kept"),
+    [
+        (200, "public, max-age=3600", True),
+        (404, "public, max-age=3600", False),
+        (200, "public, max-age=60", False),
+    ],
+    ids=["key-set", "not-a-200", "other-cache-control"],
+)
+def test_only_the_key_sets_200_stays_publicly_cacheable(
+    status: int, cache_control: str, kept: bool
+) -> None:
+    result = {"statusCode": status, "headers": {"Cache-Control": cache_control}}
+    finalised = responses.finalise(result, {}, ())
+    headers = finalised["multiValueHeaders"]
+    assert headers["Cache-Control"] == [cache_control if kept else "no-store"]
+    assert headers["X-Content-Type-Options"] == ["nosniff"]
