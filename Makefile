@@ -22,6 +22,7 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
 .PHONY: help run test lint typecheck unit integration infra synth load bench openapi requirements
+.PHONY: mutate
 .PHONY: browser-test events clean bootstrap preflight deploy put-key smoke env-given
 
 # Deploying: the CDK CLI pinned in package.json, installed by `npm ci` into node_modules/.
@@ -37,6 +38,7 @@ help:
 	@echo "make synth  - synthesise every environment into cdk.out/"
 	@echo "make load   - bounded Locust run against the local server (figures, CSV, HTML report)"
 	@echo "make bench  - warm overhead, cold start as shipped, token cost (figures and targets)"
+	@echo "make mutate [MODULE=request] - mutation scores per module and the surviving mutants"
 	@echo "make bootstrap|preflight|deploy|put-key|smoke ENV=<name> - deploying (docs/deploy.md)"
 
 $(UV):
@@ -118,6 +120,15 @@ bench: $(STAMP)
 # Prints figures and targets; Locust's CSV and HTML report go to bench/.work/. Not a test.
 load: $(STAMP)
 	$(PY) -m bench.load
+
+# mutate: mutmut on the security modules (or MODULE=<name>), each against the unit and
+# integration tests that exercise it (tools/mutate.py); prints the surviving mutants' diffs
+# and a score table, fails below a module's target. Slow, so not part of `make test`;
+# timings per module: docs/development.md. Work folders: .mutation/ (ignored).
+MODULE ?=
+JOBS ?= 2
+mutate: $(STAMP)
+	$(PY) -m tools.mutate --jobs $(JOBS) $(MODULE)
 
 openapi: $(STAMP)
 	$(PY) -m tools.generate.openapi

@@ -118,6 +118,7 @@ def _use_up_attempts(env: FunctionEnv, reference: str = VENDOR_REFERENCE) -> Non
         assert _remaining(result) == MAX_ATTEMPTS - 1 - index
 
 
+@pytest.mark.usefixtures("outside_utc")  # Retry-After counts seconds whatever the zone
 def test_sixth_distinct_pin_is_429_and_never_reaches_the_upstream(
     function_env: FunctionEnv,
 ) -> None:
@@ -304,6 +305,66 @@ def test_expired_record_starts_a_new_window(function_env: FunctionEnv, full: str
     assert now + DAY - 5 <= int(item["expiresAt"]["N"]) <= int(time.time()) + DAY + 5
     # And the new window counts as usual from there.
     assert _remaining(_check(function_env, VENDOR_REFERENCE, WRONG_PIN)) == MAX_ATTEMPTS - 2
+
+
+@pytest.mark.parametrize("full", [False, True], ids=["room-left", "full"])
+def test_a_window_ending_this_very_second_is_over(function_env: FunctionEnv, full: bool) -> None:
+    """expiresAt is the first second outside the window, in the table's condition and here."""
+    now = int(time.time())
+    guesses = [f"{n:064x}" for n in range(MAX_ATTEMPTS if full else 1)]
+    _put(
+        function_env,
+        guesses={"SS": guesses},
+        checks={"N": str(len(guesses))},
+        expiresAt={"N": str(now)},
+    )
+    limiter = DynamoAttemptLimiter(
+        AwsClients().dynamodb, function_env.table_name, MAX_ATTEMPTS, MAX_CHECKS,
+        clock=lambda: now + 0.5,
+    )  # fmt: skip
+    assert limiter.register_check(VENDOR_REFERENCE, PIN, DEFAULT_KEY, Deadline(5)).remaining == (
+        MAX_ATTEMPTS - 1
+    )
+    (item,) = _items(function_env)
+    assert (item["checks"], item["expiresAt"]) == ({"N": "1"}, {"N": str(now + DAY)})
+
+
+def test_a_window_reset_lost_to_a_concurrent_check_is_retried(function_env: FunctionEnv) -> None:
+    now = int(time.time())
+    _put(
+        function_env,
+        guesses={"SS": [f"{n:064x}" for n in range(MAX_ATTEMPTS)]},
+        checks={"N": str(MAX_ATTEMPTS)},
+        expiresAt={"N": str(now - 10)},
+    )
+    clients = AwsClients().dynamodb
+    raced: list[str] = []
+
+    class RacingClient:
+        """The real client; another check's reset of the same window lands just before ours."""
+
+        def __init__(self, client: Any) -> None:
+            self._client = client
+
+        def update_item(self, **kwargs: Any) -> Any:
+            if kwargs["ConditionExpression"].startswith("expiresAt = :old") and not raced:
+                raced.append("reset")
+                values = {**kwargs["ExpressionAttributeValues"], ":guess": {"SS": ["f" * 64]}}
+                self._client.update_item(**{**kwargs, "ExpressionAttributeValues": values})
+            return self._client.update_item(**kwargs)
+
+    limiter = DynamoAttemptLimiter(
+        lambda deadline: RacingClient(clients(deadline)),  # type: ignore[arg-type,return-value]
+        function_env.table_name,
+        MAX_ATTEMPTS,
+        MAX_CHECKS,
+    )
+    assert limiter.register_check(VENDOR_REFERENCE, PIN, DEFAULT_KEY, Deadline(5)).remaining == (
+        MAX_ATTEMPTS - 2
+    )
+    assert raced == ["reset"]
+    (item,) = _items(function_env)
+    assert (len(item["guesses"]["SS"]), item["checks"]) == (2, {"N": "2"})
 
 
 @pytest.mark.parametrize("full", ["distinct PINs", "checks"])

@@ -21,9 +21,15 @@ import pytest
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 from telephone_status.errors import FieldError, InvalidRequest
 from telephone_status.models import CODE_MESSAGE, REFERENCE_ID_MESSAGE, TelephoneStatusRequest
-from telephone_status.request import MAX_BODY_BYTES, parse_request
+from telephone_status.request import (
+    MAX_BODY_BYTES,
+    _field_errors,
+    event_shape_errors,
+    parse_request,
+)
 
 RID = "97A677DD3E0A42B8EA58D93D05BAC89F"
 RID_LOWER = RID.lower()
@@ -80,6 +86,8 @@ def rejected(event: APIGatewayProxyEvent) -> list[FieldError]:
     with pytest.raises(InvalidRequest) as info:
         parse_request(event)
     assert info.value.errors, "an InvalidRequest must name at least one field"
+    # The problem body carries each message: a missing one would be a 500, not this 400.
+    assert all(isinstance(e.message, str) and e.message for e in info.value.errors)
     return info.value.errors
 
 
@@ -592,7 +600,7 @@ def raw_event(
     )
 
 
-# --- item 3: a JSON PIN is an integer literal ------------------------------------------------
+# --- a JSON PIN is an integer literal ------------------------------------------------
 
 NON_INTEGER_LITERALS: Final = [
     "100.0", "16322.0", "16322.00", "1e4", "1E4", "1e+4", "10000e0", "1.6322e4", "1.6322E+4",
@@ -631,7 +639,7 @@ def test_a_fractional_reference_id_is_not_a_string_either() -> None:
     assert fields(json_post('{"referenceId": 1e31}')) == ["referenceId"]
 
 
-# --- item 7: a POST takes fields from its body only ---------------------------------------------
+# --- a POST takes fields from its body only ---------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -670,7 +678,7 @@ def test_a_get_still_reads_the_query() -> None:
     assert parse_request(make_event("GET", query=[("referenceId", RID)])).reference_id == RID
 
 
-# --- item 8: the two query maps must agree -------------------------------------------------------
+# --- the two query maps must agree -------------------------------------------------------
 
 OTHER: Final = "A" * 32
 
@@ -755,7 +763,7 @@ def test_any_disagreement_of_the_query_maps_is_a_400_never_a_silent_choice(
     assert agree
 
 
-# --- item 9: every value of a repeated field is validated -----------------------------------
+# --- every value of a repeated field is validated -----------------------------------
 
 
 def _case_folding_traps() -> list[str]:
@@ -834,7 +842,7 @@ def test_an_invalid_first_value_and_a_valid_second_are_both_reported() -> None:
     assert FieldError("code", CODE_MESSAGE) in errors
 
 
-# --- item 13: charsets that decode to the same text ----------------------------------------
+# --- charsets that decode to the same text ----------------------------------------
 
 SAME_TEXT_CHARSETS: Final = [
     "utf-8", "UTF-8", "utf8", '"utf-8"', '"UTF-8"', "us-ascii", "US-ASCII", '"us-ascii"', "ascii",
@@ -918,3 +926,92 @@ def test_a_charset_is_accepted_exactly_when_the_body_reads_the_same(
     event = make_event("POST", body=body, content_type=f"{JSON_CT}; charset={charset}")
     errors = rejected(event)  # "note" is an unknown field: a 400 either way
     assert any(error.field == "body" for error in errors) == (not same)
+
+
+# --- Content-Type: exact spellings, ASCII rules ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "media_type", ["application/vnd.api+json", "APPLICATION/MERGE-PATCH+JSON; charset=utf-8"]
+)
+def test_a_structured_syntax_json_media_type_is_read_as_json(media_type: str) -> None:
+    event = make_event("POST", body=json.dumps({"referenceId": RID}), content_type=media_type)
+    assert parse_request(event).reference_id == RID
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "text/vnd.api+json",
+        "application/json+xml",
+        "application/json\r\n",
+        "application/json\n",
+        "\u00a0application/json",
+        "application/json\u2003",
+        "application/json\x0b",
+        "application/jsonX",
+    ],
+    ids=["text-plus-json", "json-plus-xml", "crlf", "lf", "nbsp", "em-space", "vt", "trailing-x"],
+)
+def test_a_media_type_is_read_by_ascii_rules_only(content_type: str) -> None:
+    event = make_event("POST", body=json.dumps({"referenceId": RID}), content_type=content_type)
+    assert fields(event) == ["Content-Type"]
+
+
+@pytest.mark.parametrize(
+    ("parameters", "accepted"),
+    [
+        ("; charset=utf-8X", False),
+        ("; charset=utf-8=x", False),
+        # Not a charset parameter (HTTP whitespace is SP and HTAB only): ignored, as any other.
+        (";\u00a0charset=utf-16", True),
+        (";\x0bcharset=utf-16", True),
+        ("; charsetX=utf-16", True),
+    ],
+    ids=["value-trailing-x", "second-equals", "nbsp-name", "vt-name", "name-trailing-x"],
+)
+def test_only_a_charset_parameter_spelled_exactly_is_read(parameters: str, accepted: bool) -> None:
+    event = make_event(
+        "POST", body=json.dumps({"referenceId": RID}), content_type=JSON_CT + parameters
+    )
+    if accepted:
+        assert parse_request(event).reference_id == RID
+    else:
+        assert fields(event) == ["body"]
+
+
+def test_a_lone_surrogate_in_a_body_is_a_400() -> None:
+    event = make_event("POST", body='{"referenceId": "\ud800"}', content_type=JSON_CT)
+    assert fields(event) == ["body"]
+
+
+def test_a_base64_body_with_a_stray_character_is_refused_not_skipped() -> None:
+    encoded = base64.b64encode(json.dumps({"referenceId": RID}).encode()).decode()
+    event = make_event(
+        "POST", body=encoded[:8] + "*" + encoded[8:], content_type=JSON_CT, base64_encoded=True
+    )
+    assert fields(event) == ["body"]
+
+
+def test_an_unknown_field_name_is_echoed_cut_to_64_characters() -> None:
+    event = make_event("GET", query=[("x" * 100, "1"), ("referenceId", RID)])
+    assert fields(event) == ["x" * 64]
+
+
+def test_model_errors_name_their_field_and_say_what_is_wrong() -> None:
+    with pytest.raises(ValidationError) as info:
+        TelephoneStatusRequest.model_validate({"referenceId": RID, "code": "zz", "other": 1})
+    assert _field_errors(info.value) == [
+        FieldError("code", CODE_MESSAGE),
+        FieldError("other", "Extra inputs are not permitted"),
+    ]
+    with pytest.raises(ValidationError) as info:
+        TelephoneStatusRequest.model_validate("not an object")
+    assert [error.field for error in _field_errors(info.value)] == ["body"]
+
+
+@pytest.mark.parametrize("event", [[], "event", None], ids=["list", "str", "none"])
+def test_an_event_that_is_not_a_map_is_named_as_the_event(event: object) -> None:
+    (error,) = event_shape_errors(event)
+    assert error.field == "event"
+    assert error.message

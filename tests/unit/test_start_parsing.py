@@ -16,7 +16,7 @@ from telephone_status.errors import (
     UpstreamUnavailable,
 )
 from telephone_status.normalise import StartAnswer, UpstreamFailure, parse_start
-from telephone_status.request import parse_start_request
+from telephone_status.request import parse_request, parse_start_request
 from telephone_status.starts import new_pin
 from telephone_status.upstream import NotSent, UpstreamClient
 
@@ -79,6 +79,26 @@ def test_invalid_bodies(body: str, fields: list[str]) -> None:
     with pytest.raises(InvalidRequest) as refused:
         parse_start_request(_event(body))
     assert [error.field for error in refused.value.errors] == fields
+    # Each error reaches the problem body with its message; a missing one would be a 500.
+    assert all(isinstance(e.message, str) and e.message for e in refused.value.errors)
+
+
+@pytest.mark.parametrize(
+    ("body", "query", "fields"),
+    [
+        ("", [], ["phoneNumber", "channel"]),
+        ('{"other": 1, "phoneNumber": "+12025550142", "channel": "sms"}', [], ["other"]),
+        ('{"channel": "sms"}', [("phone\x00", "1"), ("channel", "sms")], ["phone?", "channel"]),
+    ],
+    ids=["no-body", "unknown-first", "query-names"],
+)
+def test_each_field_is_named_once_and_printable(
+    body: str, query: list[tuple[str, str]], fields: list[str]
+) -> None:
+    with pytest.raises(InvalidRequest) as refused:
+        parse_start_request(_event(body, query=query))
+    assert [error.field for error in refused.value.errors] == fields
+    assert all(error.message for error in refused.value.errors)
 
 
 def test_a_form_plus_is_a_space_and_refused() -> None:
@@ -178,3 +198,28 @@ def test_a_start_without_time_left_is_not_sent() -> None:
             client.fetch(key="k", reference_id=REF, code="12345", deadline=Deadline(0.05))
     finally:
         listener.close()
+
+
+def _messages(event: APIGatewayProxyEvent, parse: Any) -> dict[str, str]:
+    with pytest.raises(InvalidRequest) as refused:
+        parse(event)
+    return {error.field: error.message for error in refused.value.errors}
+
+
+def test_a_start_speaks_the_lookups_words_for_the_same_mistakes() -> None:
+    start = _messages(_event('{"channel": "sms", "channel": "call", "x": 1}'), parse_start_request)
+    lookup = _messages(
+        _event(f'{{"referenceId": "{REF}", "referenceId": "{REF[:-1]}0", "x": 1}}'),
+        parse_request,
+    )
+    assert start["channel"] == lookup["referenceId"]  # given twice, differently
+    assert start["x"] == lookup["x"]  # unknown field
+    assert start["phoneNumber"] == _messages(_event("{}"), parse_request)["referenceId"]
+
+
+def test_an_invalid_field_says_why_and_the_others_are_still_read() -> None:
+    messages = _messages(
+        _event('{"channel": "email", "phoneNumber": "+12025550142"}'), parse_start_request
+    )
+    assert list(messages) == ["channel"]
+    assert "sms" in messages["channel"]

@@ -25,13 +25,18 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from hypothesis import given
 from hypothesis import strategies as st
+from telephone_status import observability
 from telephone_status.aws_clients import TIERS, AwsClients
 from telephone_status.deadline import Deadline
 from telephone_status.verification import (
     P256_N,
+    P256_P,
+    TAG_INTEGER,
     MalformedDer,
     SigningFailed,
     TokenSigner,
+    _compact_json,
+    _read_tlv,
     b64url,
     der_p256_public_key,
     der_signature_to_raw,
@@ -217,6 +222,7 @@ class FakeKms:
 
     def get_public_key(self, **kwargs: Any) -> dict[str, Any]:
         self.calls.append("GetPublicKey")
+        assert kwargs["KeyId"] == "alias/tokens"
         return {
             "KeySpec": "ECC_NIST_P256",
             "KeyUsage": "SIGN_VERIFY",
@@ -229,6 +235,7 @@ class FakeKms:
         self.calls.append("Sign")
         if self.fail is not None:
             raise self.fail
+        assert kwargs["KeyId"] == "alias/tokens"
         assert kwargs["MessageType"] == "RAW"
         assert kwargs["SigningAlgorithm"] == "ECDSA_SHA_256"
         der = self.private_key.sign(kwargs["Message"], ec.ECDSA(hashes.SHA256()))
@@ -254,6 +261,7 @@ def _part(token: str, index: int) -> dict[str, Any]:
     return document
 
 
+@pytest.mark.usefixtures("outside_utc")  # expiresAt is UTC whatever the process's zone
 def test_header_and_claims_are_exactly_the_spec() -> None:
     kms = FakeKms()
     signer = _signer(kms)
@@ -270,7 +278,7 @@ def test_header_and_claims_are_exactly_the_spec() -> None:
         "jti": claims["jti"],
         "status": 100,
     }
-    assert len(claims["jti"]) >= 22  # 128 random bits
+    assert len(base64.urlsafe_b64decode(claims["jti"] + "==")) == 16  # 128 random bits
     assert (
         issued.expires_at == "2026-12-01T10:20:00Z"
     )  # the example in docs/api.md#success-response
@@ -337,3 +345,128 @@ def test_no_time_left_for_kms_is_a_503_and_no_client_is_built() -> None:
         with pytest.raises(SigningFailed):
             signer.issue(REFERENCE, 100, Deadline(remaining))
     assert built == []
+
+
+# --- lengths at the edges of their forms; coordinates at the field prime --------------------
+
+
+@pytest.mark.parametrize(
+    ("encoded", "content_length"),
+    [
+        (bytes([0x00]), 0),  # empty content, the element ending the data
+        (bytes([0x7F]), 0x7F),  # the longest short form
+        (bytes([0x81, 0x80]), 0x80),  # the shortest one-byte long form
+        (bytes([0x81, 0xFF]), 0xFF),
+        (bytes([0x82, 0x01, 0x00]), 0x100),  # the shortest two-byte long form
+    ],
+    ids=["short-00", "short-7f", "long1-80", "long1-ff", "long2-100"],
+)
+def test_a_length_in_its_shortest_form_is_read(encoded: bytes, content_length: int) -> None:
+    content = bytes(range(256))[:content_length]
+    assert _read_tlv(bytes([TAG_INTEGER]) + encoded + content, 0, TAG_INTEGER) == (
+        content,
+        1 + len(encoded) + content_length,
+    )
+
+
+@pytest.mark.parametrize(
+    "encoded",
+    [
+        bytes([0x80]),  # BER's indefinite length
+        bytes([0x81, 0x7F]),  # fits the short form
+        bytes([0x82, 0x00, 0xFF]),  # fits one length byte
+        bytes([0x83, 0x00, 0x01, 0x00]),  # three length bytes
+        bytes([0x84, 0x00, 0x00, 0x01, 0x00]),
+    ],
+    ids=["indefinite", "long1-7f", "long2-ff", "long3", "long4"],
+)
+def test_a_length_not_in_its_shortest_form_or_too_long_is_refused(encoded: bytes) -> None:
+    with pytest.raises(MalformedDer):
+        _read_tlv(bytes([TAG_INTEGER]) + encoded + bytes(256), 0, TAG_INTEGER)
+
+
+# (0, Y) is on P-256; (p, Y) is the same point mod p, but p is no coordinate.
+ZERO_X_Y = 0x66485C780E2F83D72433BD5D84A06BB6541C2AF31DAE871728BF856A174F93F4
+
+
+def _key_at(x: int, y: int) -> bytes:
+    return P256_SPKI[:-64] + x.to_bytes(32, "big") + y.to_bytes(32, "big")
+
+
+def test_a_coordinate_at_or_above_the_field_prime_is_refused() -> None:
+    assert der_p256_public_key(_key_at(0, ZERO_X_Y)) == (0, ZERO_X_Y)
+    with pytest.raises(MalformedDer):
+        der_p256_public_key(_key_at(P256_P, ZERO_X_Y))
+
+
+def test_base64url_is_unpadded_and_url_safe() -> None:
+    assert b64url(b"\xfb\xff") == "-_8"
+    assert b64url(b"\x00\x00\x17") == "AAAX"
+
+
+def test_compact_json_escapes_non_ascii() -> None:
+    assert _compact_json({"iss": "caf\u00e9", "n": 1}) == b'{"iss":"caf\\u00e9","n":1}'
+
+
+def test_a_signing_failure_is_logged_and_reported_by_its_type_only(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    logged: list[tuple[str, dict[str, Any]]] = []
+    monkeypatch.setattr(observability.logger, "error", lambda msg, **kw: logged.append((msg, kw)))
+    with pytest.raises(SigningFailed) as raised:
+        _signer(FakeKms(fail=RuntimeError("detail that may echo a request"))).issue(
+            REFERENCE, 100, Deadline(5)
+        )
+    assert raised.value.reason == "token signing failed: RuntimeError"
+    assert logged == [("token signing failed", {"extra": {"error_type": "RuntimeError"}})]
+
+
+def test_the_key_set_is_the_one_public_key_read_within_the_callers_deadline() -> None:
+    kms = FakeKms()
+    deadlines: list[Deadline] = []
+
+    def factory(deadline: Deadline) -> Any:
+        deadlines.append(deadline)
+        return kms
+
+    signer = TokenSigner(
+        key_id="alias/tokens",
+        issuer="https://api.example.com/prod",
+        audience=None,
+        ttl_seconds=600,
+        client_factory=factory,
+    )
+    deadline = Deadline(5)
+    assert signer.key_set(deadline) == {"keys": [signer.public_jwk(Deadline(5))]}
+    assert deadlines == [deadline]
+    signer._jwk = None  # a fresh environment: the token reads the key, then signs
+    signer.issue(REFERENCE, 100, deadline)
+    assert deadlines == [deadline] * 3
+
+
+def test_an_unreadable_public_key_is_reported_by_its_type_only() -> None:
+    kms = FakeKms()
+
+    def unreachable(**kwargs: Any) -> dict[str, Any]:
+        raise TimeoutError("detail")
+
+    kms.get_public_key = unreachable  # type: ignore[method-assign]
+    with pytest.raises(SigningFailed) as raised:
+        _signer(kms).key_set(Deadline(5))
+    assert raised.value.reason == "public key unavailable: TimeoutError"
+
+
+def test_a_key_spec_under_its_former_name_is_read() -> None:
+    """Some emulators answer CustomerMasterKeySpec only (KeySpec's former name)."""
+    kms = FakeKms()
+    original = kms.get_public_key
+
+    def former_name(**kwargs: Any) -> dict[str, Any]:
+        answer = original(**kwargs)
+        return {
+            **{k: v for k, v in answer.items() if k != "KeySpec"},
+            "CustomerMasterKeySpec": "ECC_NIST_P256",
+        }
+
+    kms.get_public_key = former_name  # type: ignore[method-assign]
+    assert _signer(kms).key_set(Deadline(5))["keys"][0]["crv"] == "P-256"
