@@ -91,17 +91,25 @@ class UnknownReference(ApiError):
     default_detail = "The telephone reference ID provided is not valid."
 
 
-class TooManyAttempts(ApiError):
+class _RetryLater(ApiError):
+    """A refusal that says when to try again: `Retry-After`, whole seconds, at least 1."""
+
+    def __init__(self, *, retry_after_seconds: int, reason: str | None = None) -> None:
+        super().__init__(reason=reason)
+        self.retry_after_seconds = max(1, retry_after_seconds)
+
+
+class TooManyAttempts(_RetryLater):
+    """The PIN attempt limit: Retry-After runs to the end of the window (docs/api.md#errors)."""
+
     status = 429
     code = "TOO_MANY_ATTEMPTS"
     title = "Too many attempts"
     default_detail = "Too many PIN checks for this reference ID; request a new call or SMS."
 
     def __init__(self, *, retry_after_seconds: int, reason: str | None = None) -> None:
-        super().__init__(reason=reason)
+        super().__init__(retry_after_seconds=retry_after_seconds, reason=reason)
         self.attempts_remaining = 0
-        # Whole seconds until the attempt window ends (docs/api.md#errors), never less than 1.
-        self.retry_after_seconds = max(1, retry_after_seconds)
 
 
 class ServiceUnavailable(ApiError):
@@ -162,7 +170,7 @@ class UpstreamTimeout(UpstreamError):
     kind = "timeout"
 
 
-class TooManySends(ApiError):
+class TooManySends(_RetryLater):
     """A number or number range reached its send limit (docs/security.md#fraud-guard)."""
 
     status = 429
@@ -170,22 +178,14 @@ class TooManySends(ApiError):
     title = "Too many sends"
     default_detail = "Too many verifications were sent to this number recently; try again later."
 
-    def __init__(self, *, retry_after_seconds: int, reason: str | None = None) -> None:
-        super().__init__(reason=reason)
-        self.retry_after_seconds = max(1, retry_after_seconds)
 
-
-class SendBudgetExhausted(ApiError):
+class SendBudgetExhausted(_RetryLater):
     """The environment's hourly send budget is spent: the cost circuit breaker."""
 
     status = 503
     code = "SEND_BUDGET_EXHAUSTED"
     title = "Send budget exhausted"
     default_detail = "No more verifications can be sent this hour; try again later."
-
-    def __init__(self, *, retry_after_seconds: int, reason: str | None = None) -> None:
-        super().__init__(reason=reason)
-        self.retry_after_seconds = max(1, retry_after_seconds)
 
 
 class CountryNotAllowed(ApiError):

@@ -134,15 +134,9 @@ def parse_start(body: bytes, upstream_format: UpstreamFormat) -> StartAnswer | U
     if not body.strip(ASCII_WHITESPACE.encode()):
         raise UpstreamUnavailable(reason="empty upstream body")
     document = _json_document(body) if upstream_format == "json" else _xml_document(body)
-    response = _present(document.get("response"))
-    if response is not None and not isinstance(response, dict):
-        raise UpstreamBadResponse(reason="upstream `response` is not an object")
-    failed = document.get("failed")
-    if failed is None and response is not None:
-        failed = response.get("failed")
-    if failed is not None:
-        return _failure(failed)
-    payload = response if response is not None else document
+    payload = _payload(document)
+    if isinstance(payload, UpstreamFailure):
+        return payload
     raw_ref = _present(payload.get("ref"))
     text = raw_ref.strip(ASCII_WHITESPACE) if isinstance(raw_ref, str) else ""
     if not _REFERENCE.fullmatch(text):
@@ -269,13 +263,9 @@ def _node(pairs: Iterable[tuple[str, Any]]) -> _Node:
     return fields
 
 
-def _interpret(document: _Node) -> UpstreamAnswer | UpstreamFailure:
-    """One decision for both formats.
-
-    `failed` (at the top or inside `response`) wins; otherwise status and valid are
-    read from `response` when it is an object, else from the top. A key the decision
-    needs that was given twice, or has the wrong shape, is a bad response (502); a
-    document with neither `status` nor `failed` means the upstream is unavailable (503).
+def _payload(document: _Node) -> _Node | UpstreamFailure:
+    """The failure, when there is one (`failed`, at the top or inside `response`, wins);
+    else the object an answer's fields are read from: `response` when present, else the top.
     """
     response = _present(document.get("response"))
     if response is not None and not isinstance(response, dict):
@@ -285,7 +275,20 @@ def _interpret(document: _Node) -> UpstreamAnswer | UpstreamFailure:
         failed = response.get("failed")
     if failed is not None:
         return _failure(failed)
-    payload = response if response is not None else document
+    return response if response is not None else document
+
+
+def _interpret(document: _Node) -> UpstreamAnswer | UpstreamFailure:
+    """One decision for both formats.
+
+    `failed` (at the top or inside `response`) wins; otherwise status and valid are
+    read from `response` when it is an object, else from the top. A key the decision
+    needs that was given twice, or has the wrong shape, is a bad response (502); a
+    document with neither `status` nor `failed` means the upstream is unavailable (503).
+    """
+    payload = _payload(document)
+    if isinstance(payload, UpstreamFailure):
+        return payload
     raw_status = _present(payload.get("status"))
     if raw_status is None:
         raise UpstreamUnavailable(reason="upstream answer has neither status nor failed")

@@ -94,7 +94,17 @@ def _remaining(result: dict[str, Any]) -> object:
     return json.loads(result["body"]).get("attemptsRemaining", "absent")
 
 
-def _assert_locked_out(env: FunctionEnv, result: dict[str, Any]) -> None:
+def _check_locked_out(env: FunctionEnv, pin: str) -> None:
+    """A check of `pin` is 429 TOO_MANY_ATTEMPTS, attemptsRemaining 0, Retry-After to the end."""
+    asked_at = time.time()
+    result = _check(env, VENDOR_REFERENCE, pin)
+    answered_at = time.time()
+    _assert_locked_out(env, result, asked_at, answered_at)
+
+
+def _assert_locked_out(
+    env: FunctionEnv, result: dict[str, Any], asked_at: float, answered_at: float
+) -> None:
     """429 TOO_MANY_ATTEMPTS with attemptsRemaining 0 and Retry-After up to the window's end."""
     problem = assert_problem(result, 429, "TOO_MANY_ATTEMPTS")
     assert problem["attemptsRemaining"] == 0
@@ -107,8 +117,8 @@ def _assert_locked_out(env: FunctionEnv, result: dict[str, Any]) -> None:
     assert record is not None
     window_end = int(record["expiresAt"]["N"])
     assert int(retry_after) >= 1
-    # Whole seconds, rounded up, as of the moment the function answered (just before now).
-    assert window_end - time.time() <= int(retry_after) <= max(window_end - time.time(), 0) + 2
+    # Whole seconds, rounded up, as of the moment the function answered (between the two).
+    assert window_end - answered_at <= int(retry_after) <= max(window_end - asked_at, 0) + 1
 
 
 def _use_up_attempts(env: FunctionEnv, reference: str = VENDOR_REFERENCE) -> None:
@@ -126,7 +136,7 @@ def test_sixth_distinct_pin_is_429_and_never_reaches_the_upstream(
     assert len(function_env.journal()) == MAX_ATTEMPTS
 
     for new_pin in (sent_pin("99887"), sent_pin("12121")):
-        _assert_locked_out(function_env, _check(function_env, VENDOR_REFERENCE, new_pin))
+        _check_locked_out(function_env, new_pin)
     assert len(function_env.journal()) == MAX_ATTEMPTS
     assert function_env.attempts(VENDOR_REFERENCE) == MAX_ATTEMPTS
     assert function_env.checks(VENDOR_REFERENCE) == MAX_ATTEMPTS  # refused checks write nothing
@@ -163,7 +173,7 @@ def test_all_checks_are_capped_at_max_code_checks(function_env: FunctionEnv) -> 
         assert_status(result, VENDOR_REFERENCE, 100, False)
         assert _remaining(result) == remaining
     for pin in (WRONG_PIN, PIN):  # a repeat and a new PIN alike
-        _assert_locked_out(function_env, _check(function_env, VENDOR_REFERENCE, pin))
+        _check_locked_out(function_env, pin)
     assert len(function_env.journal()) == 7
     assert function_env.checks(VENDOR_REFERENCE) == 7
 
@@ -380,7 +390,7 @@ def test_live_full_record_is_429_until_its_window_ends(
         checks={"N": str(MAX_CHECKS if full == "checks" else MAX_ATTEMPTS)},
         expiresAt={"N": str(window_end)},
     )
-    _assert_locked_out(function_env, _check(function_env, VENDOR_REFERENCE, PIN))
+    _check_locked_out(function_env, PIN)
     assert function_env.journal() == []
 
 
@@ -394,7 +404,7 @@ def test_a_reference_v1_locked_stays_locked_until_its_window_ends(
         attempts={"N": str(v1_attempts)},
         expiresAt={"N": str(int(time.time()) + 3600)},
     )
-    _assert_locked_out(function_env, _check(function_env, VENDOR_REFERENCE, PIN))
+    _check_locked_out(function_env, PIN)
     assert function_env.journal() == []
 
 
