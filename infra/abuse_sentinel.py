@@ -84,16 +84,7 @@ class AbuseSentinel(Construct):
             period=SENTINEL_PERIOD,
         )
         self.widgets: list[cloudwatch.IWidget] = [
-            cloudwatch.GraphWidget(
-                title="PIN success ratio (%, 15 min)",
-                left=[ratio],
-                left_y_axis=cloudwatch.YAxisProps(min=0, max=100),
-                left_annotations=[
-                    cloudwatch.HorizontalAnnotation(value=floor, label=f"alarm floor {floor:g}%")
-                ],
-                width=12,
-                height=6,
-            ),
+            percent_graph("PIN success ratio (%, 15 min)", ratio, floor, width=12),
             cloudwatch.GraphWidget(
                 title="PIN lockouts per hour",
                 left=[
@@ -105,3 +96,19 @@ class AbuseSentinel(Construct):
                 height=6,
             ),
         ]
+
+
+def percent_graph(
+    title: str, ratio: cloudwatch.IMetric, floor: float, *, width: int
+) -> cloudwatch.GraphWidget:
+    """A ratio in percent (0-100) with its alarm floor drawn in."""
+    return cloudwatch.GraphWidget(
+        title=title,
+        left=[ratio],
+        left_y_axis=cloudwatch.YAxisProps(min=0, max=100),
+        left_annotations=[
+            cloudwatch.HorizontalAnnotation(value=floor, label=f"alarm floor {floor:g}%")
+        ],
+        width=width,
+        height=6,
+    )

@@ -15,6 +15,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_cloudwatch as cloudwatch
 from constructs import Construct
 
+from infra.abuse_sentinel import percent_graph
 from infra.config import EnvironmentConfig
 from infra.function import POWERTOOLS_SERVICE_NAME
 
@@ -169,16 +170,7 @@ class FraudGuardMonitoring(Construct):
             ),
         ]
         ratio_and_budget: list[cloudwatch.IWidget] = [
-            cloudwatch.GraphWidget(
-                title="Verified per sent (%, 1 h)",
-                left=[ratio],
-                left_y_axis=cloudwatch.YAxisProps(min=0, max=100),
-                left_annotations=[
-                    cloudwatch.HorizontalAnnotation(value=floor, label=f"alarm floor {floor:g}%")
-                ],
-                width=8,
-                height=6,
-            ),
+            percent_graph("Verified per sent (%, 1 h)", ratio, floor, width=8),
             cloudwatch.GraphWidget(
                 title="Sends and verified starts per hour",
                 left=[
