@@ -479,3 +479,39 @@ def test_too_little_time_to_ask_is_not_remembered_as_a_failure(
         store.current(DEADLINE)
     secrets.value = "key-1"
     assert store.current(DEADLINE) == "key-1"
+
+
+@pytest.mark.parametrize(("failure", "expected"), FAILURES)
+def test_an_answer_during_the_back_off_is_the_first_answer_again(
+    secrets: FakeSecrets, clock: Clock, failure: object, expected: type[Exception]
+) -> None:
+    """Same type and client-facing detail; the log reason says why nothing was asked."""
+    secrets.value = failure
+    store = make_store(secrets, clock)
+    with pytest.raises(expected) as first:
+        store.current(DEADLINE)
+    with pytest.raises(expected) as again:
+        store.current(DEADLINE)
+    assert type(again.value) is type(first.value)
+    assert again.value.detail == first.value.detail
+    assert again.value.reason == f"{first.value.reason} (not asked again during the back-off)"
+    assert first.value.reason  # the first answer's reason names the failure
+
+
+def test_an_aws_error_without_a_code_is_a_refusal_not_a_pause(
+    secrets: FakeSecrets, clock: Clock
+) -> None:
+    secrets.value = _wrapped(ClientError({"Error": {}}, "GetSecretValue"))
+    with pytest.raises(InternalError):
+        make_store(secrets, clock).current(DEADLINE)
+
+
+def test_a_secret_without_a_usable_key_says_why_in_the_log_only(
+    secrets: FakeSecrets, clock: Clock
+) -> None:
+    secrets.value = '{"apiKey": ""}'
+    with pytest.raises(InternalError) as info:
+        make_store(secrets, clock).current(DEADLINE)
+    assert info.value.detail == "The API key secret holds no usable key."
+    assert info.value.reason is not None
+    assert info.value.reason.startswith("API key secret holds no usable key: ")
