@@ -29,7 +29,7 @@ from telephone_status.credentials import (
     extract_api_key,
 )
 from telephone_status.deadline import Deadline
-from telephone_status.errors import InternalError, NotConfigured, ServiceUnavailable
+from telephone_status.errors import ApiError, InternalError, NotConfigured, ServiceUnavailable
 from telephone_status.observability import metrics
 
 SECRET_ID = "proxstop/api-key"
@@ -492,10 +492,13 @@ def test_an_answer_during_the_back_off_is_the_first_answer_again(
         store.current(DEADLINE)
     with pytest.raises(expected) as again:
         store.current(DEADLINE)
-    assert type(again.value) is type(first.value)
-    assert again.value.detail == first.value.detail
-    assert again.value.reason == f"{first.value.reason} (not asked again during the back-off)"
-    assert first.value.reason  # the first answer's reason names the failure
+    answered, repeated = first.value, again.value
+    assert isinstance(answered, ApiError)
+    assert isinstance(repeated, ApiError)
+    assert type(repeated) is type(answered)
+    assert repeated.detail == answered.detail
+    assert repeated.reason == f"{answered.reason} (not asked again during the back-off)"
+    assert answered.reason  # the first answer's reason names the failure
 
 
 def test_an_aws_error_without_a_code_is_a_refusal_not_a_pause(
