@@ -61,6 +61,10 @@ def _answers(port: int) -> bool:
     return response.status == 200
 
 
+# Names an emulator the test fixtures use instead of starting their own (tools/mutate.py).
+SHARED_MOTO_URL: Final = "TEST_SHARED_MOTO_URL"
+
+
 class MotoServer(Stoppable):
     """A running `python -m moto.server` bound to 127.0.0.1; stop() ends it for good.
 

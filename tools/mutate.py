@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -25,6 +26,8 @@ from dataclasses import dataclass
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, Final
+
+from local.emulator import SHARED_MOTO_URL, start_moto
 
 ROOT: Final = Path(__file__).resolve().parent.parent
 PACKAGE: Final = "telephone_status"
@@ -40,6 +43,7 @@ TESTS: Final[dict[str, list[str]]] = {
         UNIT + "test_attempts.py",
         INTEGRATION + "test_attempt_limit.py",
         INTEGRATION + "test_api_key_secret.py",
+        INTEGRATION + "test_start_verification.py",  # started and superseded references
     ],
     # The token integration tests start moto per mutant (minutes more, no more kills).
     "verification": [
@@ -148,21 +152,27 @@ def _work_folder(module: str) -> Path:
     return folder
 
 
-def _mutmut(folder: Path, *args: str, capture: bool = False) -> str:
+def _mutmut(
+    folder: Path, *args: str, capture: bool = False, env: dict[str, str] | None = None
+) -> str:
     completed = subprocess.run(  # noqa: S603 - our own venv's mutmut, fixed arguments
         [str(MUTMUT), *args],
         cwd=folder,
         check=not capture,
         text=True,
         stdout=subprocess.PIPE if capture else None,
+        env=env,
     )
     return completed.stdout or ""
 
 
-def run_module(module: str, jobs: int) -> Outcome:
+def run_module(module: str, jobs: int, moto_url: str) -> Outcome:
     folder = _work_folder(module)
     started = time.monotonic()
-    _mutmut(folder, "run", "--max-children", str(jobs))
+    # Every mutant is a pytest session of its own: one emulator for all of them instead of
+    # a moto start (seconds) per mutant.
+    env = {**os.environ, SHARED_MOTO_URL: moto_url}
+    _mutmut(folder, "run", "--max-children", str(jobs), env=env)
     seconds = time.monotonic() - started
     statuses = {}
     for line in _mutmut(folder, "results", "--all", "true", capture=True).splitlines():
@@ -215,7 +225,11 @@ def main(argv: list[str] | None = None) -> int:
     unknown = sorted(set(args.modules) - set(TESTS))
     if unknown:
         parser.error(f"no mutation set-up for {', '.join(unknown)}; known: {', '.join(TESTS)}")
-    outcomes = [run_module(module, args.jobs) for module in args.modules or list(TESTS)]
+    with start_moto() as moto:
+        outcomes = [
+            run_module(module, args.jobs, moto.endpoint_url)
+            for module in args.modules or list(TESTS)
+        ]
     return 0 if report(outcomes) else 1
 
 

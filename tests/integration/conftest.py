@@ -14,6 +14,7 @@ import os
 import sys
 import uuid
 from collections.abc import Generator, Iterator
+from dataclasses import dataclass
 
 import pytest
 
@@ -21,7 +22,7 @@ from local.dev import conflicting_aws_variables, function_environment
 from local.emulator import (
     DEFAULT_SECRET_NAME,
     DEFAULT_TABLE_NAME,
-    MotoServer,
+    SHARED_MOTO_URL,
     create_signing_key,
     provision,
     start_moto,
@@ -32,7 +33,7 @@ from local.sandbox import (
     reset_remote,
     start_sandbox,
 )
-from tests.integration.function_env import OUTPUT_READ, reset_cold_start_state
+from tests.integration.function_env import OUTPUT_READ, Emulator, reset_cold_start_state
 
 # Re-exported: some test modules still import these types from conftest.
 from tests.integration.function_env import FunctionEnv as FunctionEnv  # noqa: PLC0414
@@ -40,15 +41,26 @@ from tests.integration.function_env import FunctionOutput as FunctionOutput  # n
 from tests.integration.support import AwsProxy, flag_leaks, phase_output
 
 
+@dataclass(frozen=True)
+class SharedMoto:
+    endpoint_url: str
+
+
 @pytest.fixture(scope="session")
-def moto_server() -> Iterator[MotoServer]:
+def moto_server() -> Iterator[Emulator]:
     """This worker's AWS emulator (moto in a subprocess on a free port)."""
+    # One already running for the whole run (`make mutate` starts one for all its mutants,
+    # each a pytest session of its own). Tests never share items: each has its own table.
+    shared = os.environ.get(SHARED_MOTO_URL)
+    if shared:
+        yield SharedMoto(shared)
+        return
     with start_moto() as server:
         yield server
 
 
 @pytest.fixture(scope="session")
-def signing_key(moto_server: MotoServer) -> str:
+def signing_key(moto_server: Emulator) -> str:
     """This worker's KMS token-signing key (ECC_NIST_P256) in the emulator: its ARN."""
     return create_signing_key(moto_server.endpoint_url)
 
@@ -64,7 +76,7 @@ def sandbox() -> Iterator[SandboxServer]:
 def function_env(
     request: pytest.FixtureRequest,
     monkeypatch: pytest.MonkeyPatch,
-    moto_server: MotoServer,
+    moto_server: Emulator,
     sandbox: SandboxServer,
     signing_key: str,
 ) -> Iterator[FunctionEnv]:

@@ -7,12 +7,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 import boto3
 import pytest
 
-from local.emulator import DEFAULT_REGION, MotoServer, local_aws_environment
+from local.emulator import DEFAULT_REGION, local_aws_environment
 from local.lambda_runtime import invoke
 from local.sandbox import SandboxServer, control, fetch_journal
 
@@ -32,6 +32,13 @@ def reset_cold_start_state() -> None:
     reset_cold_start_state()
 
 
+class Emulator(Protocol):
+    """moto, started for this session or shared by the whole run (conftest.moto_server)."""
+
+    @property
+    def endpoint_url(self) -> str: ...
+
+
 @dataclass
 class FunctionEnv:
     """One test's function environment, and the handles tests need around it."""
@@ -39,7 +46,7 @@ class FunctionEnv:
     secret_name: str
     table_name: str
     sandbox: SandboxServer
-    moto: MotoServer
+    moto: Emulator
     monkeypatch: pytest.MonkeyPatch
     region: str = DEFAULT_REGION
 
