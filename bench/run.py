@@ -79,14 +79,19 @@ def rows(results: dict[str, Any]) -> list[Row]:
         if (warm := results.get("warm", {}).get(scenario.name)) is None:
             continue
         own, wall, cpu = warm["own_overhead_ms"], warm["wall_ms"], warm["cpu_ms"]
+        raw = warm["own_overhead_raw_ms"]["p50"]
+        sdk_share = raw - own["p50"]
         references = " + ".join(f"{n} {v:.2f}" for n, v in warm["references_p50_ms"].items())
+        through_sdk = " + ".join(f"{n} {v:.2f}" for n, v in warm["through_sdk_p50_ms"].items())
         table += [
             at_most(
                 f"{scenario.name}: own overhead p50", own["p50"], scenario.target_p50_ms or 0, " ms"
             ),
             at_most("  own overhead p99", own["p99"], targets.OVERHEAD_P99_MS, " ms"),
             info("  wall p50 / CPU p50", f"{wall['p50']:.2f} / {cpu['p50']:.2f} ms"),
-            info("  bare round trips p50", f"{references} ms"),
+            info("  round trips p50, through boto3", f"{through_sdk} ms"),
+            info("  round trips p50, raw HTTP", f"{references} ms"),
+            info("  own overhead p50 beyond raw HTTP", f"{raw:.2f} ms, boto3 {sdk_share:.2f}"),
         ]
     if (warmed := results.get("warm", {}).get("loaded_in_warmup")) is not None:
         table.append(info("lazy imports loaded before measuring", ", ".join(warmed) or "none"))

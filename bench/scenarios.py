@@ -16,7 +16,10 @@ from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import urlencode, urlsplit
 
+import boto3
 import urllib3
+from botocore import xform_name
+from botocore.config import Config
 
 from bench.common import MAX_CODE_ATTEMPTS, MAX_CODE_CHECKS, START_LIMITS, TABLE_NAME
 from bench.targets import PIN_OVERHEAD_P50_MS, START_OVERHEAD_P50_MS, STATUS_OVERHEAD_P50_MS
@@ -65,15 +68,21 @@ class Request:
 class Bare:
     """Keep-alive connections straight to the sandbox and moto: what any client pays at least.
 
-    AWS requests are sent as botocore would, unsigned (moto does not check signatures).
+    AWS requests are sent as botocore would, unsigned (moto does not check signatures), or,
+    with `through_sdk`, by a plain boto3 client configured as the function's are (one try,
+    no client-side validation) but without their deadline-bound reads (those are the
+    function's own work): what any caller of the store pays through the SDK.
     """
 
-    def __init__(self, sandbox_url: str, moto_url: str) -> None:
+    def __init__(self, sandbox_url: str, moto_url: str, *, through_sdk: bool = False) -> None:
         pools = [urlsplit(url) for url in (sandbox_url, moto_url)]
         self._sandbox, self._moto = (
             urllib3.HTTPConnectionPool(u.hostname or "", u.port, maxsize=1, retries=False)
             for u in pools
         )
+        self._moto_url = moto_url
+        self._through_sdk = through_sdk
+        self._clients: dict[str, Any] = {}
 
     def upstream(self, path: str, fields: dict[str, str]) -> None:
         fields = {"key": DEFAULT_KEY, **fields}
@@ -83,6 +92,10 @@ class Bare:
 
     def aws(self, service: str, target: str, payload: dict[str, Any]) -> dict[str, Any]:
         """An AWS JSON-protocol request, e.g. ("dynamodb", "DynamoDB_20120810.UpdateItem")."""
+        if self._through_sdk:
+            call = getattr(self._client(service), xform_name(target.rpartition(".")[2]))
+            answer: dict[str, Any] = call(**payload)
+            return answer
         protocol = "1.0" if service == "dynamodb" else "1.1"
         headers = {
             "Content-Type": f"application/x-amz-json-{protocol}",
@@ -94,14 +107,29 @@ class Bare:
         response = self._moto.request("POST", "/", body=json.dumps(payload), headers=headers)
         if response.status != 200:
             raise RuntimeError(f"bare {target}: HTTP {response.status} {response.data[:200]!r}")
-        answer: dict[str, Any] = json.loads(response.data)
-        return answer
+        decoded: dict[str, Any] = json.loads(response.data)
+        return decoded
+
+    def _client(self, service: str) -> Any:
+        if service not in self._clients:
+            self._clients[service] = boto3.session.Session().client(
+                service,  # type: ignore[call-overload]
+                endpoint_url=self._moto_url,
+                config=Config(
+                    connect_timeout=1.0,
+                    read_timeout=2.0,
+                    retries={"total_max_attempts": 1, "mode": "standard"},
+                    parameter_validation=False,
+                ),
+            )
+        return self._clients[service]
 
 
 @dataclass(frozen=True)
 class Reference:
     name: str
     send: Callable[[Bare, int], object]
+    store: bool = True  # an AWS call (measured raw and through boto3); False: the upstream
 
 
 @dataclass(frozen=True)
@@ -145,7 +173,7 @@ def _bare_status(pin: str | None) -> Reference:
         reference = _status_ref(i) if pin is None else _code_ref(i)
         bare.upstream("/telephonestatus.json", {"referenceid": reference, **code})
 
-    return Reference("upstream", send)
+    return Reference("upstream", send, store=False)
 
 
 def _bare_attempt(bare: Bare, i: int) -> object:
@@ -275,7 +303,7 @@ def _start_references() -> tuple[Reference, ...]:
         bare.upstream("/telephonesms.json", fields)
 
     return (
-        Reference("upstream", upstream),
+        Reference("upstream", upstream, store=False),
         window("number", _phone_key, START_LIMITS["MAX_SENDS_PER_PHONE"]),
         window(
             "range", lambda n: "prefix#" + _stand_in(n[:-4]), START_LIMITS["MAX_SENDS_PER_PREFIX"]
