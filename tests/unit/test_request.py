@@ -26,6 +26,7 @@ from telephone_status.errors import FieldError, InvalidRequest
 from telephone_status.models import CODE_MESSAGE, REFERENCE_ID_MESSAGE, TelephoneStatusRequest
 from telephone_status.request import (
     MAX_BODY_BYTES,
+    QUERY_ON_POST,
     _field_errors,
     event_shape_errors,
     parse_request,
@@ -1015,3 +1016,54 @@ def test_an_event_that_is_not_a_map_is_named_as_the_event(event: object) -> None
     (error,) = event_shape_errors(event)
     assert error.field == "event"
     assert error.message
+
+
+# --- what a rejected request tells the client, word for word ------------------------------
+# These messages reach the client in the 400 body: a change to one is a contract change.
+
+
+def test_an_event_that_is_not_a_map_says_so() -> None:
+    assert event_shape_errors([]) == [
+        FieldError("event", "the event must be an API Gateway REST proxy event (a map)")
+    ]
+
+
+def test_event_shape_errors_name_the_event_and_each_member() -> None:
+    errors = event_shape_errors({"path": "/v1/telephone-status", "headers": {"a": 1}})
+    assert errors == [
+        FieldError("event", "httpMethod is required"),
+        FieldError("event", "headers must be a map of strings"),
+    ]
+
+
+def test_a_get_with_a_body_says_to_use_post() -> None:
+    (error,) = rejected(make_event("GET", query=[("referenceId", RID)], body="x"))
+    assert error == FieldError("body", "a GET request takes no body; use POST to send one")
+
+
+def test_malformed_query_maps_say_so() -> None:
+    event = make_event("GET")
+    event._data["multiValueQueryStringParameters"] = {"referenceId": "not a list"}
+    (error,) = rejected(event)
+    assert error == FieldError("query", "the event's query string maps are malformed")
+
+
+def test_a_post_with_a_query_names_each_query_field_once_by_its_contract_name() -> None:
+    event = make_event(
+        "POST",
+        query=[("referenceid", RID), ("x\x01y", "1"), ("referenceid", RID)],
+        body=json.dumps({"referenceId": RID}),
+        content_type=JSON_CT,
+    )
+    assert [(e.field, e.message) for e in rejected(event)] == [
+        ("referenceId", QUERY_ON_POST),
+        ("x?y", QUERY_ON_POST),
+    ]
+
+
+@pytest.mark.parametrize("literal", ["12345.0", "1.2345e4", "12345.000000000000001"])
+def test_a_pin_written_as_a_fraction_or_exponent_is_refused(literal: str) -> None:
+    event = make_event(
+        "POST", body='{"referenceId": "' + RID + '", "code": ' + literal + "}", content_type=JSON_CT
+    )
+    assert fields(event) == ["code"]

@@ -16,7 +16,7 @@ from telephone_status.errors import (
     UpstreamUnavailable,
 )
 from telephone_status.normalise import StartAnswer, UpstreamFailure, parse_start
-from telephone_status.request import parse_request, parse_start_request
+from telephone_status.request import LOCALES, PHONE_MESSAGE, parse_request, parse_start_request
 from telephone_status.starts import new_pin
 from telephone_status.upstream import NotSent, UpstreamClient
 
@@ -223,3 +223,20 @@ def test_an_invalid_field_says_why_and_the_others_are_still_read() -> None:
     )
     assert list(messages) == ["channel"]
     assert "sms" in messages["channel"]
+
+
+def test_every_wrong_field_is_named_with_its_message_in_one_answer() -> None:
+    with pytest.raises(InvalidRequest) as info:
+        parse_start_request(
+            _event(
+                json.dumps(
+                    {"colour": "red", "phoneNumber": "555", "channel": "fax", "locale": "xx"}
+                )
+            )
+        )
+    assert [(e.field, e.message) for e in info.value.errors] == [
+        ("colour", "unknown field"),
+        ("phoneNumber", PHONE_MESSAGE),
+        ("channel", "must be sms or call"),
+        ("locale", "must be one of " + ", ".join(LOCALES)),
+    ]
