@@ -110,3 +110,49 @@ def test_only_the_key_sets_200_stays_publicly_cacheable(
     headers = finalised["multiValueHeaders"]
     assert headers["Cache-Control"] == [cache_control if kept else "no-store"]
     assert headers["X-Content-Type-Options"] == ["nosniff"]
+
+
+@pytest.mark.parametrize(
+    "multi_value",
+    [["public, max-age=3600"], ["public, max-age=3600", "public, max-age=3600"], ["private"]],
+    ids=["one-value", "two-values", "other"],
+)
+def test_a_cache_control_given_as_multi_value_is_kept_only_when_it_is_the_key_sets_alone(
+    multi_value: list[str],
+) -> None:
+    result = {"statusCode": 200, "multiValueHeaders": {"cache-control": multi_value}}
+    headers = responses.finalise(result, {}, ())["multiValueHeaders"]
+    kept = multi_value == ["public, max-age=3600"]
+    assert headers["Cache-Control"] == ["public, max-age=3600" if kept else "no-store"]
+
+
+ORIGIN = "https://app.example"
+
+
+@pytest.mark.parametrize("allowed", [("*",), (ORIGIN,)], ids=["any-origin", "listed-origin"])
+@pytest.mark.parametrize(
+    ("status", "exposed"),
+    [
+        (201, "Retry-After, Allow, Location"),
+        (200, "Retry-After, Allow"),
+        (429, "Retry-After, Allow"),
+    ],
+)
+def test_cors_grants_carry_exact_header_names_and_expose_location_on_a_start_only(
+    allowed: tuple[str, ...], status: int, exposed: str
+) -> None:
+    event = {"headers": {"origin": ORIGIN}}
+    headers = responses.finalise({"statusCode": status}, event, allowed)["multiValueHeaders"]
+    granted = {k: v for k, v in headers.items() if k.startswith("Access-Control-")}
+    assert granted == {
+        "Access-Control-Allow-Origin": [allowed[0]],
+        "Access-Control-Expose-Headers": [exposed],
+    }
+    assert headers.get("Vary") == (None if allowed == ("*",) else ["Origin"])
+
+
+def test_a_problem_result_carries_the_errors_own_headers_with_their_values() -> None:
+    result = responses.problem_result(TooManyAttempts(retry_after_seconds=61), "req-4")
+    assert result["statusCode"] == 429
+    assert result["multiValueHeaders"]["Retry-After"] == ["61"]
+    assert result["multiValueHeaders"]["Content-Type"] == ["application/problem+json"]
