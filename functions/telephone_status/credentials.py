@@ -31,6 +31,12 @@ FORCED_REFRESH_INTERVAL_SECONDS: Final = 60.0
 # stack writes it (infra/secret.py; tests/infra checks the two agree). Never change it: a
 # changed initial value in the template makes CloudFormation overwrite a key put in by hand.
 PLACEHOLDER_API_KEY: Final = "REPLACE_WITH_PROXSTOP_API_KEY"
+# Logged (with the secret's id) while the secret still holds the placeholder.
+PLACEHOLDER_LOG: Final = (
+    "ProxStop API key not configured: the secret still holds the placeholder. "
+    "Put the real key into the secret named by the stack output SecretArn "
+    "(make put-key ENV=<name>, docs/deploy.md); no restart is needed"
+)
 RETRY_AFTER_FAILURE_SECONDS: Final = 30.0
 # Secrets Manager answers that say "not now" rather than "no such secret / no access".
 TRANSIENT_ERROR_CODES: Final = frozenset(
@@ -51,7 +57,7 @@ class DeadlineSecretsProvider(SecretsProvider):
 
     def _get(self, name: str, deadline: Deadline | None = None, **sdk_options: Any) -> str | bytes:
         if deadline is None:
-            raise CallDoesNotFit("a secret read needs a deadline")
+            raise CallDoesNotFit("a secret read needs a deadline")  # pragma: no mutate
         answer = self._clients(deadline).get_secret_value(SecretId=name, **sdk_options)
         if "SecretString" in answer:
             return answer["SecretString"]
@@ -99,13 +105,8 @@ class ApiKeyStore:
             key = self._last_key or key
         if key == PLACEHOLDER_API_KEY:
             count(NOT_CONFIGURED)
-            logger.error(
-                "ProxStop API key not configured: the secret still holds the placeholder. "
-                "Put the real key into the secret named by the stack output SecretArn "
-                "(make put-key ENV=<name>, docs/deploy.md); no restart is needed",
-                extra={"secretId": self._secret_id},
-            )
-            raise NotConfigured(reason="API key secret holds the placeholder")
+            logger.error(PLACEHOLDER_LOG, extra={"secretId": self._secret_id})
+            raise NotConfigured(reason="API key secret holds the placeholder")  # pragma: no mutate
         return key
 
     def refresh_after_rejection(self, deadline: Deadline) -> bool:
@@ -143,10 +144,11 @@ class ApiKeyStore:
         except Exception as exc:  # Powertools wraps every SDK error in GetParameterError
             cause = exc.__context__ or exc
             transient = _is_transient(cause)
+            name = type(cause).__name__
             failure: ApiError = (
                 ServiceUnavailable(
                     "The service cannot answer right now; try again shortly.",
-                    reason=f"Secrets Manager unreachable: {type(cause).__name__}",
+                    reason=f"Secrets Manager unreachable: {name}",  # pragma: no mutate
                 )
                 if transient
                 else InternalError(reason=f"API key secret unavailable: {type(cause).__name__}")
@@ -187,7 +189,8 @@ class ApiKeyStore:
 
     def _remembered_failure(self) -> ApiError:
         """A fresh error like the last read's (an exception object is not raised twice)."""
-        failure = self._failure or ServiceUnavailable(reason="Secrets Manager read failed")
+        unknown = ServiceUnavailable(reason="Secrets Manager read failed")  # pragma: no mutate
+        failure = self._failure or unknown
         return type(failure)(
             failure.detail, reason=f"{failure.reason} (not asked again during the back-off)"
         )
@@ -211,21 +214,31 @@ def extract_api_key(raw: object) -> str:
         try:
             raw = raw.decode("utf-8")
         except UnicodeDecodeError:
-            raise _no_usable_key("the binary secret is not UTF-8 text") from None
+            raise _no_usable_key(
+                "the binary secret is not UTF-8 text"  # pragma: no mutate
+            ) from None
     if not isinstance(raw, str):
-        raise _no_usable_key("the secret is not a string")
+        raise _no_usable_key(
+            "the secret is not a string"  # pragma: no mutate
+        )
     text = raw.removeprefix("\ufeff").strip(_ASCII_WHITESPACE)
     if text.startswith("{"):
         try:
             document = json.loads(text)
         except ValueError:
-            raise _no_usable_key("the secret is invalid JSON") from None
+            raise _no_usable_key(
+                "the secret is invalid JSON"  # pragma: no mutate
+            ) from None
         key = document.get("apiKey") if isinstance(document, dict) else None
         text = key.strip(_ASCII_WHITESPACE) if isinstance(key, str) else ""
     if not text:
-        raise _no_usable_key("the secret holds no key")
+        raise _no_usable_key(
+            "the secret holds no key"  # pragma: no mutate
+        )
     if not _KEY.fullmatch(text):
-        raise _no_usable_key("the key holds characters other than printable ASCII")
+        raise _no_usable_key(
+            "the key holds characters other than printable ASCII"  # pragma: no mutate
+        )
     return text
 
 

@@ -518,3 +518,83 @@ def test_a_secret_without_a_usable_key_says_why_in_the_log_only(
     assert info.value.detail == "The API key secret holds no usable key."
     assert info.value.reason is not None
     assert info.value.reason.startswith("API key secret holds no usable key: ")
+
+
+# --- what the mutation run showed nobody checked ----------------------------------------
+
+
+@dataclass
+class CachingSecrets(FakeSecrets):
+    """Like Powertools: a read within max_age answers from its cache; force_fetch asks."""
+
+    cached: object = None
+
+    def get(
+        self,
+        name: str,
+        max_age: int | None = None,
+        force_fetch: bool = False,
+        deadline: Deadline | None = None,
+    ) -> object:
+        fetched = super().get(name, max_age, force_fetch, deadline)
+        if force_fetch or self.cached is None:
+            self.cached = fetched
+        return self.cached
+
+
+def test_the_key_put_in_while_the_cache_still_holds_the_placeholder_is_used_at_once(
+    clock: Clock,
+) -> None:
+    secrets = CachingSecrets(value=PLACEHOLDER_API_KEY)
+    store = ApiKeyStore(SECRET_ID, MAX_AGE, cast(SecretsProvider, secrets), clock=clock)
+    with pytest.raises(NotConfigured):
+        store.current(DEADLINE)
+    secrets.value = "real-key"
+    clock.advance(FORCED_REFRESH_INTERVAL_SECONDS)  # the cache (MAX_AGE) still holds the old one
+    assert store.current(DEADLINE) == "real-key"
+
+
+def test_a_forced_refresh_is_allowed_again_exactly_a_minute_after_the_last(
+    secrets: FakeSecrets, clock: Clock
+) -> None:
+    store = make_store(secrets, clock)
+    store.current(DEADLINE)
+    assert store.refresh_after_rejection(DEADLINE) is False
+    secrets.value = "key-2"
+    clock.advance(FORCED_REFRESH_INTERVAL_SECONDS)
+    assert store.refresh_after_rejection(DEADLINE) is True
+
+
+def test_no_forced_refresh_during_the_back_off_after_an_unusable_secret(
+    secrets: FakeSecrets, clock: Clock
+) -> None:
+    store = make_store(secrets, clock)
+    store.current(DEADLINE)
+    secrets.value = '{"apiKey": ""}'
+    assert store.current(DEADLINE) == "key-1"  # kept, and backing off
+    forced = [call for call in secrets.calls if call[2]]
+    secrets.value = "key-2"
+    assert store.refresh_after_rejection(DEADLINE) is False
+    assert [call for call in secrets.calls if call[2]] == forced
+
+
+def test_an_aws_error_without_an_error_member_is_not_transient() -> None:
+    from telephone_status.credentials import _is_transient  # noqa: PLC0415
+
+    assert _is_transient(ClientError({}, "GetSecretValue")) is False
+
+
+@pytest.mark.parametrize("space", ["\u00a0", "\u2003", "\u3000", "\x85"], ids=repr)
+def test_a_key_padded_with_non_ascii_space_is_refused_not_trimmed(space: str) -> None:
+    with pytest.raises(InternalError):
+        extract_api_key(f'{{"apiKey": "{space}098f6bcd4621d373cade4e832627b4f6{space}"}}')
+
+
+def test_the_not_configured_log_line_names_the_secret(
+    secrets: FakeSecrets, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    secrets.value = PLACEHOLDER_API_KEY
+    with pytest.raises(NotConfigured):
+        make_store(secrets, clock).current(DEADLINE)
+    (logged,) = [record for record in caplog.records if record.levelname == "ERROR"]
+    assert logged.__dict__["secretId"] == SECRET_ID
