@@ -144,22 +144,24 @@ class ApiKeyStore:
         except Exception as exc:  # Powertools wraps every SDK error in GetParameterError
             cause = exc.__context__ or exc
             transient = _is_transient(cause)
-            name = type(cause).__name__
+            name = type(cause).__name__  # pragma: no mutate
             failure: ApiError = (
                 ServiceUnavailable(
                     "The service cannot answer right now; try again shortly.",
                     reason=f"Secrets Manager unreachable: {name}",  # pragma: no mutate
                 )
                 if transient
-                else InternalError(reason=f"API key secret unavailable: {type(cause).__name__}")
+                else InternalError(
+                    reason=f"API key secret unavailable: {name}"
+                )  # pragma: no mutate
             )
             if not isinstance(cause, CallDoesNotFit):
                 # Too little time left to ask is this request's lot, not Secrets Manager's.
                 self._remember(failure)
             if self._last_key is not None and not (force and transient):
                 logger.warning(
-                    "Secrets Manager unavailable; keeping the cached API key",
-                    extra={"error_type": type(cause).__name__},
+                    "Secrets Manager unavailable; keeping the cached API key",  # pragma: no mutate
+                    extra={"error_type": name},
                 )
                 return self._last_key
             raise failure from None
@@ -172,7 +174,7 @@ class ApiKeyStore:
                 raise
             # An operator's slip in the secret must not take down a working key.
             logger.warning(
-                "Secret holds no usable API key; keeping the cached one",
+                "Secret holds no usable API key; keeping the cached one",  # pragma: no mutate
                 extra={"reason": exc.reason},
             )
             return self._last_key

@@ -598,3 +598,43 @@ def test_the_not_configured_log_line_names_the_secret(
         make_store(secrets, clock).current(DEADLINE)
     (logged,) = [record for record in caplog.records if record.levelname == "ERROR"]
     assert logged.__dict__["secretId"] == SECRET_ID
+
+
+def test_an_unreachable_secrets_manager_tells_the_client_to_try_again_shortly(
+    secrets: FakeSecrets, clock: Clock
+) -> None:
+    secrets.value = EndpointConnectionError(endpoint_url="https://secretsmanager.example")
+    with pytest.raises(ServiceUnavailable) as info:
+        make_store(secrets, clock).current(DEADLINE)
+    assert info.value.detail == "The service cannot answer right now; try again shortly."
+
+
+@pytest.mark.parametrize(
+    ("failure", "field", "value"),
+    [
+        (EndpointConnectionError(endpoint_url="https://x.example"), "error_type", None),
+        ('{"apiKey": ""}', "reason", "API key secret holds no usable key: the secret holds no key"),
+    ],
+    ids=["unreachable", "unusable"],
+)
+def test_keeping_the_cached_key_logs_why(
+    failure: object,
+    field: str,
+    value: str | None,
+    secrets: FakeSecrets,
+    clock: Clock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    store = make_store(secrets, clock)
+    store.current(DEADLINE)
+    secrets.value = failure
+    assert store.current(DEADLINE) == "key-1"
+    (logged,) = [record for record in caplog.records if record.levelname == "WARNING"]
+    assert logged.__dict__[field] == (value or type(failure).__name__)
+
+
+def test_a_forced_read_of_an_unusable_secret_before_any_key_is_not_a_change(
+    secrets: FakeSecrets, clock: Clock
+) -> None:
+    secrets.value = '{"apiKey": ""}'
+    assert make_store(secrets, clock).refresh_after_rejection(DEADLINE) is False
