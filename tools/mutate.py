@@ -57,6 +57,7 @@ TESTS: Final[dict[str, list[str]]] = {
     # Not test_upstream_faults.py: the sandbox fault matrix would add minutes to every mutant.
     "upstream": [
         UNIT + "test_upstream.py",
+        UNIT + "test_start_parsing.py",  # the start's one-try send
         INTEGRATION + "test_https_upstream.py",
         INTEGRATION + "test_hostile_upstream.py",
     ],
