@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -240,3 +242,29 @@ def test_every_wrong_field_is_named_with_its_message_in_one_answer() -> None:
         ("channel", "must be sms or call"),
         ("locale", "must be one of " + ", ".join(LOCALES)),
     ]
+
+
+def test_a_start_that_meets_a_5xx_is_sent_once_and_answered_with_that_status() -> None:
+    """A lookup retries a 5xx; a start never does: the SMS may already be on its way."""
+    seen: list[tuple[str, bytes]] = []
+
+    class Failing(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            seen.append((self.path, self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(503)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *_: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Failing)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        client = UpstreamClient(f"http://127.0.0.1:{server.server_address[1]}", "json")
+        reply = client.send_once("telephonesms", {"phone": "2025550142"}, Deadline(5.0))
+        assert (reply.status, reply.tries) == (503, 1)
+        assert seen == [("/telephonesms.json", b"phone=2025550142")]
+    finally:
+        server.shutdown()
+        server.server_close()
