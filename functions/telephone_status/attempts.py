@@ -121,6 +121,13 @@ class AttemptLimiter(Protocol):
         a double tap, must not count as one more verified start)."""
 
 
+def _log_not_marked(exc: Exception) -> None:
+    logger.warning(
+        "verification not marked",  # pragma: no mutate
+        extra={"error_type": type(exc).__name__},
+    )
+
+
 class NoAttemptLimit:
     """Used when ATTEMPTS_TABLE_NAME is unset (local experiments only)."""
 
@@ -220,12 +227,12 @@ class DynamoAttemptLimiter:
                 ExpressionAttributeValues={":now": {"N": str(int(self._clock()))}},
             )
         except ClientError as exc:
-            if _error_code(exc) != CONDITION_FAILED:
-                logger.warning("verification not marked", extra={"error_type": type(exc).__name__})
+            if _error_code(exc) != CONDITION_FAILED:  # not "verified before": a real failure
+                _log_not_marked(exc)
             return False
         except (BotoCoreError, CallDoesNotFit) as exc:
             # Only the verified-starts metric depends on it: the correct PIN still counts.
-            logger.warning("verification not marked", extra={"error_type": type(exc).__name__})
+            _log_not_marked(exc)
             return False
         return True
 

@@ -437,6 +437,39 @@ def test_a_v1_reference_under_its_limit_keeps_its_count_on_upgrade(
     assert _remaining(repeat) == 0
 
 
+def test_a_v1_counter_beside_guesses_and_checks_counts_them_all(function_env: FunctionEnv) -> None:
+    """A v1 counter on an item that also holds guesses and checks (an item edited by hand, or
+    half-upgraded): every one of them counts, the conservative reading."""
+    window_end = str(int(time.time()) + 3600)
+    others = [f"{n:064x}" for n in range(1, MAX_ATTEMPTS - 1)]  # stand-ins of other PINs' hashes
+    _put(
+        function_env,
+        attempts={"N": "1"},
+        guesses={"SS": others},
+        checks={"N": "2"},
+        expiresAt={"N": window_end},
+    )
+    # 1 (v1) + MAX_ATTEMPTS - 2 (guesses) distinct PINs: exactly one more is allowed.
+    result = _check(function_env, VENDOR_REFERENCE, PIN)
+    assert_status(result, VENDOR_REFERENCE, 100, True)
+    assert _remaining(result) == 0
+    assert function_env.checks(VENDOR_REFERENCE) == 2 + 1 + 1  # its checks, v1's, this one
+    _check_locked_out(function_env, ONE_MORE_PIN)
+
+
+def test_a_v1_counter_that_brings_the_checks_to_their_cap_is_locked(
+    function_env: FunctionEnv,
+) -> None:
+    _put(
+        function_env,
+        attempts={"N": "1"},
+        checks={"N": str(MAX_CHECKS - 1)},
+        expiresAt={"N": str(int(time.time()) + 3600)},
+    )
+    _check_locked_out(function_env, PIN)
+    assert function_env.journal() == []
+
+
 def test_a_v1_record_with_four_attempts_allows_exactly_one_more_pin_under_concurrency(
     function_env: FunctionEnv, aws_proxy: AwsProxy
 ) -> None:

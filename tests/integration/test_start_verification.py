@@ -693,12 +693,16 @@ def test_a_start_counts_as_verified_once(
     """The same right PIN again (a double tap) must not feed the verified-per-sent ratio."""
     reference = json.loads(_start(starts)["body"])["referenceId"]
     (message,) = _inbox(starts, NUMBER)
+    before = int(time.time())
     for _ in range(3):
         document = body_of(starts.invoke(lookup_event(reference, message["code"])))
         assert document["codeValid"] is True
         assert document["verification"] is not None
     metrics = emf_metrics(function_output.read())
     assert metrics["VerifiedStarts"] == 1
+    # The mark is when the first right PIN came, in whole seconds.
+    verified_at = int(starts.attempt_record(reference)["verifiedAt"]["N"])  # type: ignore[index]
+    assert before <= verified_at <= int(time.time())
     assert metrics["VerificationSends"] == 2  # one send (plain + by channel and country)
 
 

@@ -1,11 +1,15 @@
-"""The guess hash on its own: keyed by the current API key, stable across releases."""
+"""The attempt store's pure parts: the guess hash (keyed by the current API key, stable across
+releases) and the verified mark's failure paths (the table itself: tests/integration)."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 
-from telephone_status.attempts import GuessHasher
+import pytest
+from botocore.exceptions import ClientError, EndpointConnectionError
+from telephone_status.attempts import DynamoAttemptLimiter, GuessHasher, NoAttemptLimit
+from telephone_status.deadline import Deadline
 
 KEY = "098f6bcd4621d373cade4e832627b4f6"
 ROTATED = "rotated-key-0123456789abcdef"
@@ -30,3 +34,45 @@ def test_after_a_rotation_guesses_are_keyed_with_the_new_key() -> None:
     for unlabelled in (ROTATED.encode(), hmac.new(ROTATED.encode(), b"", hashlib.sha256).digest()):
         assert after != hmac.new(unlabelled, message, hashlib.sha256).hexdigest()
     assert hasher.digest(KEY, REFERENCE, "16322") == before
+
+
+# --- marking a start verified: only its metric depends on it, and only a real mark counts
+
+
+class _Unreachable:
+    """A DynamoDB client stand-in whose every call fails as the given error."""
+
+    def __init__(self, error: Exception) -> None:
+        self._error = error
+
+    def update_item(self, **_: object) -> dict[str, object]:
+        raise self._error
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        EndpointConnectionError(endpoint_url="https://dynamodb.example"),
+        ClientError({"Error": {"Code": "ConditionalCheckFailedException"}}, "UpdateItem"),
+        ClientError({"Error": {"Code": "ProvisionedThroughputExceededException"}}, "UpdateItem"),
+    ],
+    ids=["unreachable", "already-verified", "throttled"],
+)
+def test_a_verification_that_could_not_be_marked_is_not_a_first(
+    error: Exception, caplog: pytest.LogCaptureFixture
+) -> None:
+    limiter = DynamoAttemptLimiter(
+        lambda _deadline: _Unreachable(error),  # type: ignore[arg-type,return-value]
+        "table",
+        max_attempts=5,
+        max_checks=20,
+    )
+    assert limiter.first_verification(REFERENCE, Deadline(5.0)) is False
+    # "Verified before" is the expected answer to a double tap; anything else is logged.
+    logged = [r.__dict__["error_type"] for r in caplog.records if r.levelname == "WARNING"]
+    failed = "ConditionalCheckFailed" not in str(error)
+    assert logged == ([type(error).__name__] if failed else [])
+
+
+def test_without_a_table_no_start_is_ever_counted_verified() -> None:
+    assert NoAttemptLimit().first_verification(REFERENCE, Deadline(5.0)) is False
