@@ -126,6 +126,7 @@ def test_a_5xx_then_a_good_answer_is_a_success(raw_env: FunctionEnv, raw: RawUps
 BAD_LENGTHS: Final = [
     "\u00b2", "\u00b9\u00b2", "1\u00b3", "+29", "-1", "2_9", "0x1d", "1e1", "29.0", " ", "",
     "\u00a029", "29\u00a0", "\xd9\xa1", "29, 30", "29,", ",29", "abc", "99999999999999999999999",
+    "X29", "29X", "\v29", "29\f",  # only SP and HTAB are trimmed
 ]  # fmt: skip
 STATUS_LINES: Final = [
     "HTTP/1.1 2_00 OK", "HTTP/1.1 +200 OK", "HTTP/1.1 \u00b200 OK", "HTTP/1.1 20 OK",
