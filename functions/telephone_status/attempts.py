@@ -211,7 +211,7 @@ class DynamoAttemptLimiter:
             )
         except (BotoCoreError, ClientError, CallDoesNotFit) as exc:
             raise ServiceUnavailable(
-                reason=f"attempt store unreachable: {type(exc).__name__}"
+                reason=f"attempt store unreachable: {type(exc).__name__}"  # pragma: no mutate
             ) from None
         return _started(item or {})
 
@@ -327,7 +327,7 @@ class DynamoAttemptLimiter:
     def _refuse_started(old: dict[str, Any], now: int) -> None:
         """The refusals that count nothing: expired or superseded verifications."""
         if "verifyBy" in old and _integer(old["verifyBy"]) < now:
-            raise VerificationExpired(reason="verification past its verifyBy")
+            raise VerificationExpired(reason="verification past its verifyBy")  # pragma: no mutate
         if "supersededBy" in old:
             raise VerificationSuperseded(reason="a newer verification exists for the number")
 

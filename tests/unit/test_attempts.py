@@ -10,6 +10,7 @@ import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 from telephone_status.attempts import DynamoAttemptLimiter, GuessHasher, NoAttemptLimit
 from telephone_status.deadline import Deadline
+from telephone_status.errors import VerificationExpired
 
 KEY = "098f6bcd4621d373cade4e832627b4f6"
 ROTATED = "rotated-key-0123456789abcdef"
@@ -76,3 +77,10 @@ def test_a_verification_that_could_not_be_marked_is_not_a_first(
 
 def test_without_a_table_no_start_is_ever_counted_verified() -> None:
     assert NoAttemptLimit().first_verification(REFERENCE, Deadline(5.0)) is False
+
+
+def test_a_started_verification_is_checkable_through_its_verify_by_second() -> None:
+    record = {"verifyBy": {"N": "1700000000"}}
+    DynamoAttemptLimiter._refuse_started(record, 1_700_000_000)  # its last second: still on
+    with pytest.raises(VerificationExpired):
+        DynamoAttemptLimiter._refuse_started(record, 1_700_000_001)
