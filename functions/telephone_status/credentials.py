@@ -152,8 +152,8 @@ class ApiKeyStore:
                 )
                 if transient
                 else InternalError(
-                    reason=f"API key secret unavailable: {name}"
-                )  # pragma: no mutate
+                    reason=f"API key secret unavailable: {name}"  # pragma: no mutate
+                )
             )
             if not isinstance(cause, CallDoesNotFit):
                 # Too little time left to ask is this request's lot, not Secrets Manager's.
