@@ -191,8 +191,9 @@ class ApiKeyStore:
 
     def _remembered_failure(self) -> ApiError:
         """A fresh error like the last read's (an exception object is not raised twice)."""
-        unknown = ServiceUnavailable(reason="Secrets Manager read failed")  # pragma: no mutate
-        failure = self._failure or unknown
+        failure = self._failure or ServiceUnavailable(
+            reason="Secrets Manager read failed"  # pragma: no mutate
+        )
         return type(failure)(
             failure.detail, reason=f"{failure.reason} (not asked again during the back-off)"
         )
