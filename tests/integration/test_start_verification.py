@@ -375,6 +375,19 @@ def test_external_references_refused_when_configured(starts: FunctionEnv) -> Non
     assert body_of(starts.invoke(lookup_event(reference, message["code"])))["codeValid"] is True
 
 
+def test_a_started_reference_locks_out_as_usual_when_external_ones_are_refused(
+    starts: FunctionEnv,
+) -> None:
+    """Refusing unknown references must not turn a started one's lockout into a 404."""
+    _configure(starts, ACCEPT_EXTERNAL_REFERENCES="false")
+    reference = json.loads(_start(starts)["body"])["referenceId"]
+    (message,) = _inbox(starts, NUMBER)
+    wrong = [f"{(int(message['code']) + n) % 100000:05d}" for n in range(1, 7)]
+    for pin in wrong[:5]:
+        assert body_of(starts.invoke(lookup_event(reference, pin)))["codeValid"] is False
+    assert_problem(starts.invoke(lookup_event(reference, wrong[5])), 429, "TOO_MANY_ATTEMPTS")
+
+
 def test_external_references_still_work_by_default(starts: FunctionEnv) -> None:
     assert body_of(starts.invoke(lookup_event(VENDOR_REFERENCE, "16322")))["codeValid"] is True
 
