@@ -89,6 +89,7 @@ def rows(results: dict[str, Any]) -> list[Row]:
             ),
             at_most("  own overhead p99", own["p99"], targets.OVERHEAD_P99_MS, " ms"),
             info("  wall p50 / CPU p50", f"{wall['p50']:.2f} / {cpu['p50']:.2f} ms"),
+            info("  own CPU p50 beyond the boto3 block's", f"{warm['own_cpu_ms']['p50']:.2f} ms"),
             info("  round trips p50, through boto3", f"{through_sdk} ms"),
             info("  round trips p50, raw HTTP", f"{references} ms"),
             info("  own overhead p50 beyond raw HTTP", f"{raw:.2f} ms, boto3 {sdk_share:.2f}"),

@@ -22,6 +22,7 @@ import urllib3
 from urllib3.exceptions import (
     ConnectTimeoutError,
     HTTPError,
+    InvalidHeader,
     NewConnectionError,
     ProtocolError,
     ReadTimeoutError,
@@ -164,7 +165,7 @@ class NotSent(Exception):
     """The request never left this process: `error` is the answer, nothing was sent."""
 
     def __init__(self, error: Exception) -> None:
-        super().__init__(str(error))
+        super().__init__(str(error))  # pragma: no mutate
         self.error = error
 
 
@@ -172,7 +173,7 @@ class _Retryable(Exception):
     """One try failed in a way that a further try might fix."""
 
     def __init__(self, error: Exception, *, sent: bool) -> None:
-        super().__init__(str(error))
+        super().__init__(str(error))  # pragma: no mutate
         self.error = error
         self.sent = sent
 
@@ -320,6 +321,12 @@ class UpstreamClient:
                 ) from None
             raise _Retryable(
                 UpstreamUnavailable(reason=f"connection broken: {type(exc).__name__}"), sent=True
+            ) from None
+        except InvalidHeader:
+            # urllib3 reads Content-Length before this module does and refuses values that
+            # disagree: the same malformed answer as the ones _declared_length refuses.
+            raise UpstreamBadResponse(
+                reason="upstream sent conflicting Content-Length values"  # pragma: no mutate
             ) from None
         except (HTTPError, OSError) as exc:
             raise _Retryable(

@@ -160,6 +160,10 @@ def test_odd_status_lines_headers_and_chunks_are_upstream_errors(
                 raw.play(script)
                 result = raw_env.invoke(lookup_event(fresh_reference(), code), timeout_seconds=3.0)
                 problem = body_of(result)
+                if name.startswith("length"):
+                    # Framing that is not plain digits is never read as a length: a body
+                    # would be cut or run on at the upstream's whim.
+                    assert problem.get("code") == "UPSTREAM_BAD_RESPONSE", (name, problem)
                 assert result["statusCode"] == 200 or problem["code"] in UPSTREAM_CODES, (
                     name,
                     problem,
