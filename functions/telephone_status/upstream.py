@@ -89,11 +89,13 @@ class _StrictHTTPSPool(urllib3.HTTPSConnectionPool):
 
 
 def new_pool() -> urllib3.PoolManager:
-    """A pool manager whose connections read the status line by ASCII rules."""
-    # Retries and redirects are ours to decide: a redirect would re-send the key.
-    pool = urllib3.PoolManager(
-        num_pools=4, maxsize=2, retries=False, timeout=urllib3.Timeout(connect=CONNECT_TIMEOUT_CAP)
-    )
+    """A pool manager whose connections read the status line by ASCII rules.
+
+    Retries, redirects (a redirect would re-send the key) and timeouts are not the pool's:
+    the one request this module makes (`_exchange`) sets each of them itself.
+    """
+    # Two kept-alive connections: the local server answers requests on threads.
+    pool = urllib3.PoolManager(maxsize=2)
     pool.pool_classes_by_scheme = {"http": _StrictHTTPPool, "https": _StrictHTTPSPool}
     return pool
 
@@ -147,9 +149,9 @@ def read_reply(
     """
     meaning = status_meaning(reply.status)
     if meaning is StatusMeaning.UNAVAILABLE:
-        raise UpstreamUnavailable(reason=f"upstream HTTP {reply.status}")
+        raise UpstreamUnavailable(reason=f"upstream HTTP {reply.status}")  # pragma: no mutate
     if meaning is StatusMeaning.NOT_AN_ANSWER:
-        raise UpstreamBadResponse(reason=f"upstream HTTP {reply.status}")
+        raise UpstreamBadResponse(reason=f"upstream HTTP {reply.status}")  # pragma: no mutate
     if meaning is StatusMeaning.REFUSAL:
         try:
             outcome: Parsed | UpstreamFailure | None = parse(reply.body)
@@ -264,7 +266,7 @@ class UpstreamClient:
                         reason="upstream did not answer in time"  # pragma: no mutate
                     ) from None
                 raise UpstreamUnavailable(
-                    reason=f"upstream call failed: {type(exc).__name__}"
+                    reason=f"upstream call failed: {type(exc).__name__}"  # pragma: no mutate
                 ) from None
             except _Retryable as failure:
                 if deadline.expired():
@@ -299,7 +301,9 @@ class UpstreamClient:
             error: Exception = (
                 UpstreamTimeout(reason="connect timed out")  # pragma: no mutate
                 if isinstance(exc, ConnectTimeoutError) and deadline.expired()
-                else UpstreamUnavailable(reason=f"connection failed: {type(exc).__name__}")
+                else UpstreamUnavailable(
+                    reason=f"connection failed: {type(exc).__name__}"  # pragma: no mutate
+                )
             )
             raise _Retryable(error, sent=False) from None
         except ReadTimeoutError:
@@ -320,7 +324,10 @@ class UpstreamClient:
                     reason="upstream status line is malformed"  # pragma: no mutate
                 ) from None
             raise _Retryable(
-                UpstreamUnavailable(reason=f"connection broken: {type(exc).__name__}"), sent=True
+                UpstreamUnavailable(
+                    reason=f"connection broken: {type(exc).__name__}"  # pragma: no mutate
+                ),
+                sent=True,
             ) from None
         except InvalidHeader:
             # urllib3 reads Content-Length before this module does and refuses values that
@@ -330,7 +337,10 @@ class UpstreamClient:
             ) from None
         except (HTTPError, OSError) as exc:
             raise _Retryable(
-                UpstreamUnavailable(reason=f"connection broken: {type(exc).__name__}"), sent=True
+                UpstreamUnavailable(
+                    reason=f"connection broken: {type(exc).__name__}"  # pragma: no mutate
+                ),
+                sent=True,
             ) from None
         try:
             status = response.status
@@ -439,5 +449,8 @@ def _read_capped(response: urllib3.BaseHTTPResponse, deadline: Deadline) -> byte
     except (ProtocolError, HTTPError, OSError) as exc:
         response.close()
         raise _Retryable(
-            UpstreamUnavailable(reason=f"upstream body broken: {type(exc).__name__}"), sent=True
+            UpstreamUnavailable(
+                reason=f"upstream body broken: {type(exc).__name__}"  # pragma: no mutate
+            ),
+            sent=True,
         ) from None

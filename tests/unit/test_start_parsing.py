@@ -268,3 +268,34 @@ def test_a_start_that_meets_a_5xx_is_sent_once_and_answered_with_that_status() -
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [b"", b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{"],
+    ids=["closed-before-answering", "body-broken-off"],
+)
+def test_a_start_cut_off_after_it_was_received_counts_as_sent(answer: bytes) -> None:
+    """The upstream read the request: the SMS may be on its way, so it is neither repeated nor
+    reported as unsent (the guard keeps its quota)."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    requests: list[bytes] = []
+
+    def serve_one() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            conn.settimeout(5.0)
+            requests.append(conn.recv(65536))
+            conn.sendall(answer)
+
+    server = threading.Thread(target=serve_one, daemon=True)
+    server.start()
+    try:
+        client = UpstreamClient(f"http://127.0.0.1:{listener.getsockname()[1]}", "json")
+        with pytest.raises(UpstreamUnavailable):
+            client.send_once("telephonesms", {"phone": "2025550142"}, Deadline(5.0))
+        server.join(timeout=5.0)
+        assert len(requests) == 1
+        assert requests[0].startswith(b"POST /telephonesms.json ")
+    finally:
+        listener.close()
