@@ -18,6 +18,7 @@ from telephone_status import deadline as deadline_module
 from telephone_status import service, upstream
 from telephone_status.deadline import Deadline
 from telephone_status.errors import UpstreamBadResponse, UpstreamTimeout, UpstreamUnavailable
+from telephone_status.normalise import StartAnswer, UpstreamFailure, parse_start
 from telephone_status.upstream import (
     MAX_BODY_BYTES,
     MAX_TRIES,
@@ -462,3 +463,42 @@ def test_post_form_under_a_base_path_keeps_it(clock: FakeTime) -> None:
     )
     client.post_form("telephonestatus", {"key": KEY}, Deadline(5.0), retry_after_send=True)
     assert pool.requests[0]["url"] == "/v2/telephonestatus.json"
+
+
+def _start_reply(status: int, body: bytes) -> StartAnswer | UpstreamFailure:
+    return upstream.read_reply(
+        upstream.UpstreamReply(status, body, elapsed_ms=1.0, tries=1),
+        lambda document: parse_start(document, "json"),
+    )
+
+
+FAILED_DOCUMENT = b'{"failed":{"error_code":"INVALID_TELEPHONE"}}'
+REF_DOCUMENT = b'{"response":{"ref":"97A677DD3E0A42B8EA58D93D05BAC89F"}}'
+
+
+@pytest.mark.parametrize("status", [400, 403, 404, 422, 499])
+def test_a_refusal_keeps_the_upstreams_own_failure_or_names_its_status(status: int) -> None:
+    assert _start_reply(status, FAILED_DOCUMENT) == UpstreamFailure("INVALID_TELEPHONE")
+    # No failure document (none, junk, or even an answer): the refusal is named by its status.
+    for body in (b"", b"<html>nope</html>", REF_DOCUMENT):
+        assert _start_reply(status, body) == UpstreamFailure(f"HTTP_{status}")
+
+
+@pytest.mark.parametrize(
+    ("status", "error"),
+    [
+        *[(status, UpstreamUnavailable) for status in (500, 503, 429)],
+        *[(status, UpstreamBadResponse) for status in (101, 302, 304)],
+    ],
+)
+def test_a_status_that_is_no_answer_is_an_error_whatever_the_body(
+    status: int, error: type[Exception]
+) -> None:
+    for body in (b"", FAILED_DOCUMENT, REF_DOCUMENT):
+        with pytest.raises(error):
+            _start_reply(status, body)
+
+
+def test_an_answer_is_its_parsed_document() -> None:
+    assert _start_reply(200, REF_DOCUMENT) == StartAnswer("97A677DD3E0A42B8EA58D93D05BAC89F")
+    assert _start_reply(200, FAILED_DOCUMENT) == UpstreamFailure("INVALID_TELEPHONE")
