@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .aws_clients import CallDoesNotFit, ClientFactory
+from .aws_clients import CallDoesNotFit, ClientFactory, condition_failed
 from .deadline import Deadline
 from .errors import (
     ServiceUnavailable,
@@ -52,7 +52,6 @@ WINDOW_SECONDS: Final = 24 * 60 * 60
 # verification's TTL is within a day too. An end further away (a record written by hand,
 # a value in milliseconds) is not a window this function knows how to honour.
 MAX_WINDOW_AHEAD_SECONDS: Final = 7 * 24 * 60 * 60
-CONDITION_FAILED: Final = "ConditionalCheckFailedException"
 MAX_RESETS: Final = 3
 HASH_KEY_LABEL: Final = b"telephone-status/attempt-guesses/v1"
 # Members that stand for the distinct PINs a v1 record counted (its `attempts`), carried
@@ -171,10 +170,18 @@ class GuessHasher(KeyedHasher):
 
 @dataclass(frozen=True)
 class _Outcome:
-    allowed: bool
+    """A counted check: distinct PINs still allowed, and the start it belongs to."""
+
     remaining: int
-    expires_at: int
     started: StartedReference | None = None
+
+
+class _LockedOut(Exception):
+    """The record's window is full (distinct PINs or checks) until `expires_at`."""
+
+    def __init__(self, expires_at: int) -> None:
+        super().__init__()
+        self.expires_at = expires_at
 
 
 class DynamoAttemptLimiter:
@@ -227,7 +234,7 @@ class DynamoAttemptLimiter:
                 ExpressionAttributeValues={":now": {"N": str(int(self._clock()))}},
             )
         except ClientError as exc:
-            if _error_code(exc) != CONDITION_FAILED:  # not "verified before": a real failure
+            if not condition_failed(exc):  # not "verified before": a real failure
                 _log_not_marked(exc)
             return False
         except (BotoCoreError, CallDoesNotFit) as exc:
@@ -245,7 +252,7 @@ class DynamoAttemptLimiter:
         except (BotoCoreError, ClientError, CallDoesNotFit) as exc:
             # Fail closed: without the record a PIN could be brute forced.
             raise ServiceUnavailable(
-                reason=f"attempt store unreachable: {type(exc).__name__}"
+                reason=f"attempt store unreachable: {type(exc).__name__}"  # pragma: no mutate
             ) from None
         except _UnexpectedRecord as exc:
             # Never a guess for a record of unknown meaning; the log names its problem (no
@@ -255,12 +262,17 @@ class DynamoAttemptLimiter:
                 " fail until the item is deleted",
                 extra={"referenceId": reference_id, "recordProblem": exc.problem},
             )
-            raise ServiceUnavailable(reason=f"attempt record unexpected: {exc.problem}") from None
-        if not outcome.allowed:
+            raise ServiceUnavailable(
+                reason=f"attempt record unexpected: {exc.problem}"  # pragma: no mutate
+            ) from None
+        except _LockedOut as locked_out:
             count(ATTEMPT_LOCKOUTS)
             logger.warning("PIN attempt limit reached", extra={"referenceId": reference_id})
-            retry_after = max(1, math.ceil(outcome.expires_at - self._clock()))
-            raise TooManyAttempts(retry_after_seconds=retry_after, reason="attempt limit reached")
+            retry_after = max(1, math.ceil(locked_out.expires_at - self._clock()))
+            raise TooManyAttempts(
+                retry_after_seconds=retry_after,
+                reason="attempt limit reached",  # pragma: no mutate
+            ) from None
         return CheckRecord(remaining=outcome.remaining, started=outcome.started)
 
     def _register(self, reference_id: str, guess: str, deadline: Deadline) -> _Outcome:
@@ -290,7 +302,7 @@ class DynamoAttemptLimiter:
                     ReturnValuesOnConditionCheckFailure="ALL_OLD",
                 )
             except ClientError as exc:
-                if _error_code(exc) != CONDITION_FAILED:
+                if not condition_failed(exc):
                     raise
                 old: dict[str, Any] = exc.response.get("Item") or {}  # type: ignore[assignment]
                 decided = self._after_refusal(key, old, guess, now, deadline)
@@ -298,14 +310,18 @@ class DynamoAttemptLimiter:
                     return decided
                 continue
             return self._allowed(result["Attributes"], now)
-        raise ServiceUnavailable(reason="attempt record kept changing during reset")
+        raise ServiceUnavailable(
+            reason="attempt record kept changing during reset"  # pragma: no mutate
+        )
 
     def _after_refusal(
         self, key: dict[str, Any], old: dict[str, Any], guess: str, now: int, deadline: Deadline
     ) -> _Outcome | None:
         """Why the write was refused, and what follows; None: the item changed, try again."""
         if not self._accept_external and "startedAt" not in old:
-            raise UnknownReference(reason="reference was not started through the API")
+            raise UnknownReference(
+                reason="reference was not started through the API"  # pragma: no mutate
+            )
         if not old:
             return None  # deleted in between (TTL or an operator)
         problem = _record_problem(old, now)
@@ -314,14 +330,14 @@ class DynamoAttemptLimiter:
         self._refuse_started(old, now)
         if "expiresAt" not in old:
             # Every refusal a record without a window can earn is decided above.
-            raise _UnexpectedRecord("refused, yet no expiresAt")
+            raise _UnexpectedRecord("refused, yet no expiresAt")  # pragma: no mutate
         expires = _integer(old["expiresAt"])
         if expires <= now:
             return self._restart_window(key, old, guess, now, deadline)
         if "attempts" in old:
             return self._upgrade_v1(key, old, guess, now, deadline)
         # A live record in our shape: the set is full for a new PIN, or the checks are.
-        return _Outcome(allowed=False, remaining=0, expires_at=expires)
+        raise _LockedOut(expires)
 
     @staticmethod
     def _refuse_started(old: dict[str, Any], now: int) -> None:
@@ -329,7 +345,9 @@ class DynamoAttemptLimiter:
         if "verifyBy" in old and _integer(old["verifyBy"]) < now:
             raise VerificationExpired(reason="verification past its verifyBy")  # pragma: no mutate
         if "supersededBy" in old:
-            raise VerificationSuperseded(reason="a newer verification exists for the number")
+            raise VerificationSuperseded(
+                reason="a newer verification exists for the number"  # pragma: no mutate
+            )
 
     def _allowed(self, item: dict[str, Any], now: int) -> _Outcome:
         problem = _record_problem(item, now)
@@ -339,9 +357,7 @@ class DynamoAttemptLimiter:
         tried = len(item["guesses"]["SS"])
         checks = _integer(item["checks"])
         remaining = min(self._max_attempts - tried, self._max_checks - checks)
-        return _Outcome(
-            allowed=True, remaining=max(remaining, 0), expires_at=0, started=_started(item)
-        )
+        return _Outcome(remaining=max(remaining, 0), started=_started(item))
 
     def _upgrade_v1(
         self, key: dict[str, Any], old: dict[str, Any], guess: str, now: int, deadline: Deadline
@@ -361,7 +377,7 @@ class DynamoAttemptLimiter:
         if (guess not in tried and len(tried) >= self._max_attempts) or (
             checks >= self._max_checks
         ):
-            return _Outcome(allowed=False, remaining=0, expires_at=expires)
+            raise _LockedOut(expires)
         try:
             result = self._clients(deadline).update_item(
                 TableName=self._table,
@@ -378,7 +394,7 @@ class DynamoAttemptLimiter:
                 ReturnValues="ALL_NEW",
             )
         except ClientError as exc:
-            if _error_code(exc) != CONDITION_FAILED:
+            if not condition_failed(exc):
                 raise
             return None
         return self._allowed(result["Attributes"], now)
@@ -408,7 +424,7 @@ class DynamoAttemptLimiter:
                 ReturnValues="ALL_NEW",
             )
         except ClientError as exc:
-            if _error_code(exc) != CONDITION_FAILED:
+            if not condition_failed(exc):
                 raise
             return None
         return self._allowed(result["Attributes"], now)
@@ -430,7 +446,7 @@ class _UnexpectedRecord(Exception):
     """The item is not in a shape this function writes; `problem` says how (no values)."""
 
     def __init__(self, problem: str) -> None:
-        super().__init__(problem)
+        super().__init__(problem)  # pragma: no mutate
         self.problem = problem
 
 
@@ -485,7 +501,3 @@ def _record_problem(item: dict[str, Any], now: int) -> str | None:
         if name in item and not _is_plain_integer(item[name]):
             return f"{name} is not a non-negative whole number"
     return None
-
-
-def _error_code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))

@@ -32,6 +32,7 @@ from botocore.awsrequest import (
 )
 from botocore.client import BaseClient
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 from .bounded_io import CALL_DEADLINE, DeadlineBoundResponse
 from .deadline import Deadline
@@ -44,6 +45,20 @@ if TYPE_CHECKING:
 ClientT = TypeVar("ClientT")
 # What a module that calls AWS takes: "a client that fits this deadline".
 ClientFactory = Callable[[Deadline], ClientT]
+
+
+# DynamoDB's answer to a conditional write whose condition did not hold.
+CONDITION_FAILED: Final = "ConditionalCheckFailedException"
+
+
+def error_code(exc: ClientError) -> str:
+    """The AWS error code of a failed call ("" when the answer names none)."""
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def condition_failed(exc: ClientError) -> bool:
+    """The write was refused by its condition (the item says why), not by a failure."""
+    return error_code(exc) == CONDITION_FAILED
 
 
 class CallDoesNotFit(Exception):

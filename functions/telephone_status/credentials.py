@@ -18,7 +18,7 @@ from aws_lambda_powertools.utilities.parameters import SecretsProvider
 from aws_lambda_powertools.utilities.parameters.base import BaseProvider
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .aws_clients import CallDoesNotFit, ClientFactory
+from .aws_clients import CallDoesNotFit, ClientFactory, error_code
 from .deadline import Deadline
 from .errors import ApiError, InternalError, NotConfigured, ServiceUnavailable
 from .observability import NOT_CONFIGURED, count, logger
@@ -202,7 +202,7 @@ class ApiKeyStore:
 def _is_transient(error: BaseException) -> bool:
     """Timeouts, refused or broken connections, no time left, or AWS saying "not now"."""
     if isinstance(error, ClientError):
-        return str(error.response.get("Error", {}).get("Code", "")) in TRANSIENT_ERROR_CODES
+        return error_code(error) in TRANSIENT_ERROR_CODES
     return isinstance(error, (BotoCoreError, CallDoesNotFit))
 
 

@@ -32,8 +32,8 @@ from typing import TYPE_CHECKING, Any, Final
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .attempts import CONDITION_FAILED, KeyedHasher
-from .aws_clients import CallDoesNotFit, ClientFactory
+from .attempts import KeyedHasher
+from .aws_clients import CallDoesNotFit, ClientFactory, condition_failed
 from .deadline import Deadline
 from .errors import SendBudgetExhausted as BudgetRefusal
 from .errors import ServiceUnavailable, TooManySends
@@ -239,7 +239,7 @@ class FraudGuard:
                         deadline,
                     )
             except ClientError as exc:
-                if _error_code(exc) != CONDITION_FAILED:
+                if not condition_failed(exc):
                     raise
                 old: dict[str, Any] = exc.response.get("Item") or {}  # type: ignore[assignment]
                 sends = _times(old)
@@ -294,7 +294,7 @@ class FraudGuard:
         try:
             self._update(taken.key, f"{update} ADD n :one", "n = :n", values, deadline)
         except ClientError as exc:
-            if _error_code(exc) != CONDITION_FAILED:
+            if not condition_failed(exc):
                 raise
             # Someone sent since: our entry is no longer the newest; it stays (safe side).
 
@@ -314,7 +314,7 @@ class FraudGuard:
                 deadline,
             )
         except ClientError as exc:
-            if _error_code(exc) != CONDITION_FAILED:
+            if not condition_failed(exc):
                 raise
             wait = max(1, hour_start + HOUR - now)
             raise Refused(
@@ -375,7 +375,3 @@ def _times(item: dict[str, Any]) -> list[int]:
 
 def _number(item: dict[str, Any], name: str) -> int | None:
     return _whole_number(item[name], name) if name in item else None
-
-
-def _error_code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))

@@ -22,7 +22,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import BotoCoreError, ClientError
 
 from . import phone
-from .aws_clients import CallDoesNotFit
+from .aws_clients import CallDoesNotFit, condition_failed
 from .deadline import Deadline
 from .errors import (
     CountryNotAllowed,
@@ -275,7 +275,7 @@ def _record(
                     ExpressionAttributeValues={":ref": {"S": reference_id}},
                 )
             except ClientError as exc:
-                if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                if not condition_failed(exc):
                     raise
                 # The previous record is gone (its TTL passed): nothing left to supersede.
     except (BotoCoreError, ClientError, CallDoesNotFit) as exc:
