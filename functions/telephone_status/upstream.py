@@ -153,12 +153,10 @@ def read_reply(
     if meaning is StatusMeaning.NOT_AN_ANSWER:
         raise UpstreamBadResponse(reason=f"upstream HTTP {reply.status}")  # pragma: no mutate
     if meaning is StatusMeaning.REFUSAL:
-        try:
-            outcome: Parsed | UpstreamFailure | None = parse(reply.body)
-        except UpstreamError:
-            outcome = None
-        if isinstance(outcome, UpstreamFailure):
-            return outcome
+        with contextlib.suppress(UpstreamError):
+            outcome = parse(reply.body)
+            if isinstance(outcome, UpstreamFailure):
+                return outcome
         return UpstreamFailure(error_code=f"HTTP_{reply.status}")
     return parse(reply.body)
 
@@ -219,7 +217,7 @@ class UpstreamClient:
 
         Raises NotSent when no try reached the upstream, so the caller knows nothing was sent.
         """
-        return self.post_form(endpoint, fields, deadline, retry_after_send=False)
+        return self.post_form(endpoint, fields, deadline)
 
     def post_form(
         self,
@@ -227,7 +225,7 @@ class UpstreamClient:
         fields: Mapping[str, str],
         deadline: Deadline,
         *,
-        retry_after_send: bool,
+        retry_after_send: bool = False,
     ) -> UpstreamReply:
         """POSTs `fields` as a form to `endpoint`; status and body (capped), all within `deadline`.
 

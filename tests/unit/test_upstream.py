@@ -20,6 +20,7 @@ from telephone_status.deadline import Deadline
 from telephone_status.errors import UpstreamBadResponse, UpstreamTimeout, UpstreamUnavailable
 from telephone_status.normalise import StartAnswer, UpstreamFailure, parse_start
 from telephone_status.upstream import (
+    BACKOFF_BASE,
     MAX_BODY_BYTES,
     MAX_TRIES,
     MIN_TRY_SECONDS,
@@ -289,11 +290,26 @@ def test_connection_errors_until_max_tries_are_unavailable(clock: FakeTime) -> N
     assert len(pool.requests) == MAX_TRIES
 
 
-def test_backoff_grows_between_tries(clock: FakeTime) -> None:
+@pytest.mark.parametrize("jitter", [0.0, 0.5, 0.999])
+def test_backoff_doubles_between_tries_with_jitter(
+    clock: FakeTime, monkeypatch: pytest.MonkeyPatch, jitter: float
+) -> None:
+    """Pause n is BACKOFF_BASE x 2^(n-1), scaled by a jitter factor in [0.5, 1.5)."""
+    monkeypatch.setattr(upstream, "random", FakeRandom(jitter))
     client, _ = client_with(refused(), refused(), FakeResponse(200))
     client.fetch(key=KEY, reference_id=RID, code=None, deadline=Deadline(10.0))
-    assert len(clock.sleeps) == 2
-    assert 0 < clock.sleeps[0] < clock.sleeps[1] < 1.0
+    factor = 0.5 + jitter
+    assert clock.sleeps == pytest.approx([BACKOFF_BASE * factor, 2 * BACKOFF_BASE * factor])
+
+
+def test_a_retry_needs_its_pause_and_two_short_tries_of_time_left(clock: FakeTime) -> None:
+    # FakeRandom's 0.5: the first pause is BACKOFF_BASE exactly; the fake requests take no time.
+    enough = BACKOFF_BASE + 2 * MIN_TRY_SECONDS
+    client, pool = client_with(FakeResponse(503), FakeResponse(200))
+    assert client.fetch(key=KEY, reference_id=RID, code=None, deadline=Deadline(enough)).tries == 2
+    client, pool = client_with(FakeResponse(503), FakeResponse(200))
+    reply = client.fetch(key=KEY, reference_id=RID, code=None, deadline=Deadline(enough - 0.001))
+    assert (reply.status, reply.tries, len(pool.requests)) == (503, 1, 1)
 
 
 def test_no_retry_when_the_deadline_cannot_fit_another_try(clock: FakeTime) -> None:
@@ -476,7 +492,7 @@ FAILED_DOCUMENT = b'{"failed":{"error_code":"INVALID_TELEPHONE"}}'
 REF_DOCUMENT = b'{"response":{"ref":"97A677DD3E0A42B8EA58D93D05BAC89F"}}'
 
 
-@pytest.mark.parametrize("status", [400, 403, 404, 422, 499])
+@pytest.mark.parametrize("status", [400, 403, 404, 422, 428, 430, 499])
 def test_a_refusal_keeps_the_upstreams_own_failure_or_names_its_status(status: int) -> None:
     assert _start_reply(status, FAILED_DOCUMENT) == UpstreamFailure("INVALID_TELEPHONE")
     # No failure document (none, junk, or even an answer): the refusal is named by its status.
@@ -488,7 +504,7 @@ def test_a_refusal_keeps_the_upstreams_own_failure_or_names_its_status(status: i
     ("status", "error"),
     [
         *[(status, UpstreamUnavailable) for status in (500, 503, 429)],
-        *[(status, UpstreamBadResponse) for status in (101, 302, 304)],
+        *[(status, UpstreamBadResponse) for status in (100, 101, 199, 300, 302, 304, 399)],
     ],
 )
 def test_a_status_that_is_no_answer_is_an_error_whatever_the_body(
@@ -499,6 +515,7 @@ def test_a_status_that_is_no_answer_is_an_error_whatever_the_body(
             _start_reply(status, body)
 
 
-def test_an_answer_is_its_parsed_document() -> None:
-    assert _start_reply(200, REF_DOCUMENT) == StartAnswer("97A677DD3E0A42B8EA58D93D05BAC89F")
-    assert _start_reply(200, FAILED_DOCUMENT) == UpstreamFailure("INVALID_TELEPHONE")
+@pytest.mark.parametrize("status", [200, 201, 204, 299])
+def test_an_answer_is_its_parsed_document(status: int) -> None:
+    assert _start_reply(status, REF_DOCUMENT) == StartAnswer("97A677DD3E0A42B8EA58D93D05BAC89F")
+    assert _start_reply(status, FAILED_DOCUMENT) == UpstreamFailure("INVALID_TELEPHONE")
