@@ -22,6 +22,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import BotoCoreError, ClientError
 
 from . import phone
+from .attempts import WINDOW_SECONDS
 from .aws_clients import CallDoesNotFit, condition_failed
 from .deadline import Deadline
 from .errors import (
@@ -50,9 +51,18 @@ from .upstream import NotSent, read_reply
 from .verification import rfc3339_utc
 
 STATUS_ROUTE: Final = "/v1/telephone-status"
-# How long a started reference's record outlives its verifyBy: long enough for a late
-# check to be told 410 rather than look like a reference the API never started.
-RECORD_GRACE_SECONDS: Final = 24 * 60 * 60
+# How long a started reference's record lives (its TTL, which also ends its PIN-check window):
+# the 24 hours of any reference's window, counted from the start, so that a lockout's
+# Retry-After never exceeds them; and at least an hour past verifyBy, so that a late check is
+# told 410 rather than look like a reference the API never started.
+RECORD_MIN_GRACE_SECONDS: Final = 60 * 60
+
+
+def record_lifetime(verification_ttl_seconds: int) -> int:
+    """Seconds from a start until its record expires (docs/api.md#starting-a-verification)."""
+    return max(WINDOW_SECONDS, verification_ttl_seconds + RECORD_MIN_GRACE_SECONDS)
+
+
 INVALID_TELEPHONE_MESSAGE: Final = "the provider says this number cannot be reached"
 # The start's record, then its number's newest reference (named here for bench/ to reuse).
 RECORD_UPDATE: Final = (
@@ -87,7 +97,7 @@ def _parts_for(deps: Dependencies) -> _Parts:
                 min_interval=settings.min_send_interval_seconds,
                 max_per_prefix=settings.max_sends_per_prefix,
                 max_per_hour=settings.max_sends_per_hour,
-                keep_seconds=settings.verification_ttl_seconds + RECORD_GRACE_SECONDS,
+                keep_seconds=record_lifetime(settings.verification_ttl_seconds),
             ),
         )
     return _parts
@@ -239,7 +249,7 @@ def _record(
         ":channel": {"S": request.channel},
         ":startedAt": {"N": str(now)},
         ":verifyBy": {"N": str(verify_by)},
-        ":expires": {"N": str(verify_by + RECORD_GRACE_SECONDS)},
+        ":expires": {"N": str(now + record_lifetime(deps.settings.verification_ttl_seconds))},
     }
     update = RECORD_UPDATE
     if test_pin is not None:

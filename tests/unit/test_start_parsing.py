@@ -19,7 +19,7 @@ from telephone_status.errors import (
 )
 from telephone_status.normalise import StartAnswer, UpstreamFailure, parse_start
 from telephone_status.request import LOCALES, PHONE_MESSAGE, parse_request, parse_start_request
-from telephone_status.starts import new_pin
+from telephone_status.starts import new_pin, record_lifetime
 from telephone_status.upstream import NotSent, UpstreamClient
 
 from local.lambda_runtime import build_rest_event
@@ -299,3 +299,13 @@ def test_a_start_cut_off_after_it_was_received_counts_as_sent(answer: bytes) -> 
         assert requests[0].startswith(b"POST /telephonesms.json ")
     finally:
         listener.close()
+
+
+@pytest.mark.parametrize(
+    ("ttl", "lifetime"),
+    [(1, 86_400), (600, 86_400), (82_800, 86_400), (82_801, 86_401), (86_400, 90_000)],
+)
+def test_a_started_record_lives_a_day_and_at_least_an_hour_past_verify_by(
+    ttl: int, lifetime: int
+) -> None:
+    assert record_lifetime(ttl) == lifetime
