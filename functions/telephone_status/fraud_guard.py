@@ -155,12 +155,15 @@ class FraudGuard:
             try:
                 in_range = self._take(prefix_key, self._prefix, now, deadline)
                 admission.taken.append(in_range.taken)
-                admission.hour_key = self._take_hour(now, deadline)
+                admission.hour_key, budget_resumes = self._take_hour(now, deadline)
             except Refused:
                 self.give_back(admission, deadline)
                 raise
-            # The range binds this number too: the next send to it waits for both windows.
-            admission.resend_after = max(phone.resend_after, in_range.resend_after)
+            # The range binds this number too: the next send to it waits for both windows,
+            # and for the next hour when this send took the hour's last.
+            admission.resend_after = max(
+                phone.resend_after, in_range.resend_after, budget_resumes or 0
+            )
             admission.sends_remaining = min(phone.remaining, in_range.remaining)
             return admission
         except (BotoCoreError, ClientError, CallDoesNotFit) as exc:
@@ -298,11 +301,12 @@ class FraudGuard:
                 raise
             # Someone sent since: our entry is no longer the newest; it stays (safe side).
 
-    def _take_hour(self, now: int, deadline: Deadline) -> str:
+    def _take_hour(self, now: int, deadline: Deadline) -> tuple[str, int | None]:
+        """The hour's key, and when the next send may go if this one took the hour's last."""
         hour_start = now - now % HOUR
         key = "hour#" + datetime.fromtimestamp(hour_start, UTC).strftime("%Y%m%d%H")
         try:
-            self._update(
+            result = self._update(
                 key,
                 HOUR_UPDATE,
                 HOUR_CONDITION,
@@ -320,7 +324,9 @@ class FraudGuard:
             raise Refused(
                 "budget", BudgetRefusal(retry_after_seconds=wait, reason="hourly send budget")
             ) from None
-        return key
+        if (_number(result["Attributes"], "sends") or 0) < self._max_per_hour:
+            return key, None
+        return key, hour_start + HOUR
 
     def _update(
         self, key: str, update: str, condition: str, values: dict[str, Any], deadline: Deadline

@@ -467,13 +467,24 @@ def test_range_limit_gives_back_the_number_quota(starts: FunctionEnv) -> None:
 
 
 def test_environment_budget(starts: FunctionEnv, function_output: FunctionOutput) -> None:
-    _configure(starts, MAX_SENDS_PER_HOUR="1")
-    assert _start(starts)["statusCode"] == 201
+    _configure(starts, MAX_SENDS_PER_HOUR="2")
+
+    def resend_after(number: str) -> tuple[int, range]:
+        before = int(time.time())
+        body = json.loads(_start(starts, number)["body"])
+        return _epoch(body["resendAfter"]), range(before, int(time.time()) + 1)
+
+    # The hour's budget has a send left: the number's own interval decides.
+    resend, seconds = resend_after(NUMBER)
+    assert resend in {t + 30 for t in seconds}
+    # That took the hour's last send: the next to this number also waits for the next hour.
+    resend, seconds = resend_after("+14155550133")
+    assert resend in {max(t - t % 3600 + 3600, t + 30) for t in seconds}
     refused = _start(starts, "+14155550132")
     assert_problem(refused, 503, "SEND_BUDGET_EXHAUSTED")
     now = int(time.time())
     assert int(header(refused, "Retry-After") or 0) == pytest.approx(3600 - now % 3600, abs=2)
-    assert len(_start_requests(starts)) == 1
+    assert len(_start_requests(starts)) == 2
     assert emf_metrics(function_output.read())["SendBudgetExhausted"] == 1
     # Test numbers cost nothing: no budget.
     assert _start(starts, TEST_NUMBER)["statusCode"] == 201
