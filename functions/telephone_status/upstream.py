@@ -64,10 +64,12 @@ class _StrictStatusResponse(DeadlineBoundResponse):
         line = self.fp.readline(_MAX_STATUS_LINE + 1)
         if not line:
             # As http.client says it: a closed keep-alive connection, safe to retry.
-            raise http.client.RemoteDisconnected("Remote end closed connection without response")
+            raise http.client.RemoteDisconnected(
+                "Remote end closed connection without response"  # pragma: no mutate
+            )
         match = _STATUS_LINE.fullmatch(line)
         if match is None:
-            raise http.client.BadStatusLine("malformed status line")
+            raise http.client.BadStatusLine("malformed status line")  # pragma: no mutate
         version, status, reason = match.groups()
         return version.decode("ascii"), int(status), (reason or b"").decode("latin-1")
 
