@@ -489,6 +489,11 @@ def test_a_v1_record_with_four_attempts_allows_exactly_one_more_pin_under_concur
 LIVE = "LIVE"  # replaced by an expiresAt an hour ahead
 FULL_SET: Final = {"SS": [f"{n:064x}" for n in range(MAX_ATTEMPTS)]}
 PARTIAL_SET: Final = {"SS": [f"{n:064x}" for n in range(2)]}
+STARTED: Final = {
+    "phoneNumber": {"S": "+12025550143"},
+    "channel": {"S": "sms"},
+    "startedAt": {"N": "1700000000"},
+}
 UNEXPECTED_RECORDS: Final[dict[str, dict[str, Any]]] = {
     "fractional expiresAt": {"expiresAt": "LIVE.5", "guesses": PARTIAL_SET, "checks": {"N": "2"}},
     "fractional expiresAt, full": {
@@ -516,6 +521,11 @@ UNEXPECTED_RECORDS: Final[dict[str, dict[str, Any]]] = {
     "v1 attempts a string": {"expiresAt": LIVE, "attempts": {"S": "4"}},
     "v1 attempts negative": {"expiresAt": LIVE, "attempts": {"N": "-3"}},
     "v1 attempts fractional": {"expiresAt": LIVE, "attempts": {"N": "3.5"}},
+    # A started verification's deadline, in any shape but whole epoch seconds. (A string
+    # verifyBy fails closed too, but moto answers its comparison with an error where
+    # DynamoDB says "condition false": not a case moto can show.)
+    "verifyBy fractional": {**STARTED, "expiresAt": LIVE, "verifyBy": "LIVE.5"},
+    "verifyBy exponent": {**STARTED, "expiresAt": LIVE, "verifyBy": {"N": "1.7e10"}},
 }
 
 

@@ -8,7 +8,12 @@ import hmac
 
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
-from telephone_status.attempts import DynamoAttemptLimiter, GuessHasher, NoAttemptLimit
+from telephone_status.attempts import (
+    DynamoAttemptLimiter,
+    GuessHasher,
+    NoAttemptLimit,
+    StartedReference,
+)
 from telephone_status.deadline import Deadline
 from telephone_status.errors import VerificationExpired
 
@@ -84,3 +89,41 @@ def test_a_started_verification_is_checkable_through_its_verify_by_second() -> N
     DynamoAttemptLimiter._refuse_started(record, 1_700_000_000)  # its last second: still on
     with pytest.raises(VerificationExpired):
         DynamoAttemptLimiter._refuse_started(record, 1_700_000_001)
+
+
+class _Holding:
+    """A DynamoDB client stand-in whose table holds one item."""
+
+    def __init__(self, item: dict[str, object] | None) -> None:
+        self._item = item
+
+    def get_item(self, **_: object) -> dict[str, object]:
+        return {} if self._item is None else {"Item": self._item}
+
+
+STARTED_ITEM: dict[str, object] = {
+    "startedAt": {"N": "1700000000"},
+    "phoneNumber": {"S": "+12025550143"},
+    "channel": {"S": "call"},
+}
+
+
+def _started(item: dict[str, object] | None) -> StartedReference | None:
+    limiter = DynamoAttemptLimiter(
+        lambda _deadline: _Holding(item),  # type: ignore[arg-type,return-value]
+        "table",
+        max_attempts=5,
+        max_checks=20,
+    )
+    return limiter.started(REFERENCE, Deadline(5.0))
+
+
+def test_a_started_reference_is_one_with_its_start_number_and_channel() -> None:
+    assert _started(STARTED_ITEM) == StartedReference("+12025550143", "call", test_number=False)
+    assert _started({**STARTED_ITEM, "testNumber": {"BOOL": True}}) == StartedReference(
+        "+12025550143", "call", test_number=True
+    )
+    # Any one of the three missing: not a reference the API started (no phone_number claim).
+    for name in STARTED_ITEM:
+        assert _started({k: v for k, v in STARTED_ITEM.items() if k != name}) is None, name
+    assert _started(None) is None
