@@ -253,7 +253,8 @@ class UpstreamClient:
                 continue
             elapsed_ms = (time.monotonic() - started) * 1000
             return UpstreamReply(status, payload, elapsed_ms, attempt)
-        raise AssertionError("unreachable: the last try returns or raises")  # pragma: no cover
+        # Unreachable: the last try returns or raises.
+        raise AssertionError("unreachable")  # pragma: no cover, no mutate
 
     def _try_once(self, path: str, body: bytes, deadline: Deadline) -> tuple[int, bytes]:
         with _deadline_bound(deadline):

@@ -297,9 +297,11 @@ def test_backoff_doubles_between_tries_with_jitter(
     """Pause n is BACKOFF_BASE x 2^(n-1), scaled by a jitter factor in [0.5, 1.5)."""
     monkeypatch.setattr(upstream, "random", FakeRandom(jitter))
     client, _ = client_with(refused(), refused(), FakeResponse(200))
-    client.fetch(key=KEY, reference_id=RID, code=None, deadline=Deadline(10.0))
+    reply = client.fetch(key=KEY, reference_id=RID, code=None, deadline=Deadline(10.0))
     factor = 0.5 + jitter
     assert clock.sleeps == pytest.approx([BACKOFF_BASE * factor, 2 * BACKOFF_BASE * factor])
+    # The reply's time is the whole call's, pauses included, in milliseconds.
+    assert reply.elapsed_ms == pytest.approx(1000 * sum(clock.sleeps))
 
 
 def test_a_retry_needs_its_pause_and_two_short_tries_of_time_left(clock: FakeTime) -> None:
@@ -472,13 +474,20 @@ def test_post_form_without_retry_after_send_retries_only_what_never_left(
         assert reply.status == 200
 
 
-def test_post_form_under_a_base_path_keeps_it(clock: FakeTime) -> None:
+@pytest.mark.parametrize(
+    ("base_url", "path"),
+    [
+        ("https://api.example.test/v2/", "/v2"),
+        ("https://api.example.test/v2", "/v2"),
+        ("https://api.example.test/relay/ProxStop-X", "/relay/ProxStop-X"),
+        ("https://api.example.test", ""),
+    ],
+)
+def test_post_form_under_a_base_path_keeps_it(clock: FakeTime, base_url: str, path: str) -> None:
     pool = FakePool([FakeResponse(200)])
-    client = UpstreamClient(
-        "https://api.example.test/v2/", "json", pool=cast(urllib3.PoolManager, pool)
-    )
+    client = UpstreamClient(base_url, "json", pool=cast(urllib3.PoolManager, pool))
     client.post_form("telephonestatus", {"key": KEY}, Deadline(5.0), retry_after_send=True)
-    assert pool.requests[0]["url"] == "/v2/telephonestatus.json"
+    assert pool.requests[0]["url"] == f"{path}/telephonestatus.json"
 
 
 def _start_reply(status: int, body: bytes) -> StartAnswer | UpstreamFailure:
