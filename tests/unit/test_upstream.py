@@ -233,6 +233,35 @@ def test_no_time_left_is_a_timeout_without_any_request(clock: FakeTime, code: st
     assert pool.requests == []
 
 
+def test_exactly_the_shortest_try_left_is_still_tried(clock: FakeTime) -> None:
+    clock.now = 0.0  # so that the deadline's arithmetic is exact
+    client, pool = client_with(FakeResponse(200))
+    reply = client.fetch(key=KEY, reference_id=RID, code=None, deadline=Deadline(MIN_TRY_SECONDS))
+    assert (reply.status, len(pool.requests)) == (200, 1)
+
+
+class _BrokenAtTheDeadline(FakePool):
+    """The request goes out; the connection breaks only once the deadline has passed."""
+
+    def __init__(self, clock: FakeTime) -> None:
+        super().__init__([reset()])
+        self.clock = clock
+
+    def request(self, method: str, url: str, **kwargs: Any) -> FakeResponse:
+        self.clock.now += 60.0
+        return super().request(method, url, **kwargs)
+
+
+def test_a_start_broken_off_after_the_deadline_was_still_sent(clock: FakeTime) -> None:
+    """Late is a timeout, but the request had left: never reported as unsent (a start's quota
+    is not given back for an SMS that may be on its way)."""
+    pool = _BrokenAtTheDeadline(clock)
+    client = UpstreamClient("https://api.test", "json", pool=cast(urllib3.PoolManager, pool))
+    with pytest.raises(UpstreamTimeout):
+        client.send_once("telephonesms", {"key": KEY}, Deadline(5.0))
+    assert len(pool.requests) == 1
+
+
 RETRY_CASES = [
     # (code sent?, first outcome, retried?)
     pytest.param(None, refused, True, id="status-only/refused"),
