@@ -330,7 +330,7 @@ class DynamoAttemptLimiter:
         self._refuse_started(old, now)
         if "expiresAt" not in old:
             # Every refusal a record without a window can earn is decided above.
-            raise _UnexpectedRecord("refused, yet no expiresAt")  # pragma: no mutate
+            raise _UnexpectedRecord("attempt counters without expiresAt")  # pragma: no mutate
         expires = _integer(old["expiresAt"])
         if expires <= now:
             return self._restart_window(key, old, guess, now, deadline)
@@ -471,17 +471,17 @@ def _is_plain_integer(value: Any) -> bool:
 def _record_problem(item: dict[str, Any], now: int) -> str | None:
     """What makes `item` a record this function did not write, or None for a known shape.
 
-    Known: no attempt attributes at all (a new or a started verification), or `expiresAt`
-    a positive integer at most MAX_WINDOW_AHEAD_SECONDS ahead with, optionally, `guesses`
-    a string set, `checks` a non-negative integer and (v1) `attempts` one too.
+    Known: no `expiresAt` (a new or a started verification; counters without it never pass
+    the attempt condition, and the refusal names them), or `expiresAt` a positive integer
+    at most MAX_WINDOW_AHEAD_SECONDS ahead with, optionally, `guesses` a string set,
+    `checks` a non-negative integer and (v1) `attempts` one too.
     """
     if "verifyBy" in item and not _is_plain_integer(item["verifyBy"]):
         return "verifyBy is not a whole number of epoch seconds"  # pragma: no mutate
     expires = item.get("expiresAt")
-    counted = [name for name in ("guesses", "checks", "attempts") if name in item]
     if expires is None:
-        if counted:
-            return f"{', '.join(counted)} without expiresAt"  # pragma: no mutate
+        # Counters without a window never pass the attempt condition: the refusal that
+        # follows names them (_after_refusal).
         return None
     if not _is_plain_integer(expires):
         return "expiresAt is not a whole number of epoch seconds"  # pragma: no mutate
