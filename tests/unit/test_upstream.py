@@ -28,6 +28,7 @@ from telephone_status.upstream import (
 )
 from urllib3.exceptions import (
     ConnectTimeoutError,
+    HTTPError,
     NewConnectionError,
     ProtocolError,
     ReadTimeoutError,
@@ -238,6 +239,22 @@ def test_exactly_the_shortest_try_left_is_still_tried(clock: FakeTime) -> None:
     client, pool = client_with(FakeResponse(200))
     reply = client.fetch(key=KEY, reference_id=RID, code=None, deadline=Deadline(MIN_TRY_SECONDS))
     assert (reply.status, len(pool.requests)) == (200, 1)
+
+
+@pytest.mark.parametrize(
+    "error",
+    [ConnectionResetError(104, "reset"), BrokenPipeError(32, "broken pipe"), HTTPError("odd")],
+    ids=["reset", "broken-pipe", "urllib3-error"],
+)
+def test_a_start_that_fails_once_under_way_is_not_repeated(
+    clock: FakeTime, error: Exception
+) -> None:
+    """Any failure but "never connected" may come after the request left: one try only, and
+    never reported as unsent."""
+    client, pool = client_with(error, FakeResponse(200))
+    with pytest.raises(UpstreamUnavailable):
+        client.send_once("telephonesms", {"key": KEY}, Deadline(5.0))
+    assert len(pool.requests) == 1
 
 
 class _BrokenAtTheDeadline(FakePool):
