@@ -99,9 +99,27 @@ def write_json(path: Path, payload: Mapping[str, Any]) -> None:
     path.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
 
 
+def cpu_split() -> tuple[set[int], set[int]] | None:
+    """(the worker's CPUs, the servers' CPUs), or None on a machine with fewer than two.
+
+    The function runs on a core of its own in Lambda, and DynamoDB and ProxStop elsewhere:
+    here the worker gets the first CPU and the emulators the rest, so that moto (a CPU-bound
+    Python server) never takes the worker's core while it is measured.
+    """
+    cpus = sorted(os.sched_getaffinity(0))
+    return ({cpus[0]}, set(cpus[1:])) if len(cpus) >= 2 else None
+
+
+def pin(pid: int, which: int) -> None:
+    """Pins process `pid` to its side of cpu_split() (0: the worker, 1: the servers)."""
+    if (split := cpu_split()) is not None:
+        os.sched_setaffinity(pid, split[which])
+
+
 def run_worker(module: str, args: Sequence[str], env: Mapping[str, str], timeout: float) -> None:
-    """`python -m module args` in a fresh interpreter; its stdout (the function's logs) dropped."""
-    completed = subprocess.run(
+    """`python -m module args` in a fresh interpreter on the worker's CPU; its stdout (the
+    function's logs) dropped."""
+    with subprocess.Popen(
         [sys.executable, "-m", module, *args],
         cwd=ROOT,
         env=dict(env),
@@ -109,11 +127,15 @@ def run_worker(module: str, args: Sequence[str], env: Mapping[str, str], timeout
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
-        timeout=timeout,
-        check=False,
-    )
-    if completed.returncode != 0:
-        raise RuntimeError(f"{module} failed ({completed.returncode}):\n{completed.stderr[-3000:]}")
+    ) as worker:
+        pin(worker.pid, 0)  # before its imports: the start-up takes milliseconds at least
+        try:
+            _, stderr = worker.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            raise
+    if worker.returncode != 0:
+        raise RuntimeError(f"{module} failed ({worker.returncode}):\n{stderr[-3000:]}")
 
 
 def _stop(process: subprocess.Popen[str]) -> None:
@@ -148,6 +170,8 @@ def servers() -> Iterator[tuple[str, str]]:
             text=True,
         )
         running.callback(_stop, sandbox)
+        pin(moto.process.pid, 1)
+        pin(sandbox.pid, 1)
         assert sandbox.stdout is not None
         ready, _, _ = select.select([sandbox.stdout], [], [], 20)
         url = sandbox.stdout.readline().strip() if ready else ""
