@@ -9,13 +9,14 @@ import hmac
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 from telephone_status.attempts import (
+    MAX_WINDOW_AHEAD_SECONDS,
     DynamoAttemptLimiter,
     GuessHasher,
     NoAttemptLimit,
     StartedReference,
 )
 from telephone_status.deadline import Deadline
-from telephone_status.errors import VerificationExpired
+from telephone_status.errors import ServiceUnavailable, TooManyAttempts, VerificationExpired
 
 KEY = "098f6bcd4621d373cade4e832627b4f6"
 ROTATED = "rotated-key-0123456789abcdef"
@@ -127,3 +128,47 @@ def test_a_started_reference_is_one_with_its_start_number_and_channel() -> None:
     for name in STARTED_ITEM:
         assert _started({k: v for k, v in STARTED_ITEM.items() if k != name}) is None, name
     assert _started(None) is None
+
+
+class _Refusing:
+    """A DynamoDB client stand-in whose attempt write is refused, showing `item` as it was."""
+
+    def __init__(self, item: dict[str, object]) -> None:
+        self._item = item
+
+    def update_item(self, **_: object) -> dict[str, object]:
+        raise ClientError(
+            {"Error": {"Code": "ConditionalCheckFailedException"}, "Item": self._item},  # type: ignore[typeddict-unknown-key]
+            "UpdateItem",
+        )
+
+
+@pytest.mark.parametrize(
+    ("ahead", "error"),
+    [
+        (MAX_WINDOW_AHEAD_SECONDS, TooManyAttempts),
+        (MAX_WINDOW_AHEAD_SECONDS + 1, ServiceUnavailable),
+    ],
+    ids=["farthest-window", "further"],
+)
+def test_a_full_window_ends_at_most_the_farthest_a_window_may_reach(
+    ahead: int, error: type[Exception]
+) -> None:
+    """A full record whose window ends exactly as far ahead as any window may is a lockout; a
+    second further, it is a record this function never wrote (fail closed, logged)."""
+    now = 1_700_000_000
+    record = {
+        "referenceId": {"S": REFERENCE},
+        "guesses": {"SS": [f"{n:064x}" for n in range(5)]},
+        "checks": {"N": "5"},
+        "expiresAt": {"N": str(now + ahead)},
+    }
+    limiter = DynamoAttemptLimiter(
+        lambda _deadline: _Refusing(record),  # type: ignore[arg-type,return-value]
+        "table",
+        max_attempts=5,
+        max_checks=20,
+        clock=lambda: float(now),
+    )
+    with pytest.raises(error):
+        limiter.register_check(REFERENCE, "16322", KEY, Deadline(5.0))
