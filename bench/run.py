@@ -73,6 +73,10 @@ def equal(figure: str, value: float, wanted: float) -> Row:
     return (figure, f"{value:g}", f"= {wanted:g}", value == wanted)
 
 
+def _p50_p99(figure: dict[str, float]) -> str:
+    return f"{figure['p50']:.2f} / {figure['p99']:.2f} ms"
+
+
 def rows(results: dict[str, Any]) -> list[Row]:
     table: list[Row] = []
     for scenario in WARM:
@@ -89,7 +93,8 @@ def rows(results: dict[str, Any]) -> list[Row]:
             ),
             at_most("  own overhead p99", own["p99"], targets.OVERHEAD_P99_MS, " ms"),
             info("  wall p50 / CPU p50", f"{wall['p50']:.2f} / {cpu['p50']:.2f} ms"),
-            info("  own CPU p50 beyond the boto3 block's", f"{warm['own_cpu_ms']['p50']:.2f} ms"),
+            info("  own CPU p50 / p99 beyond the boto3 block's", _p50_p99(warm["own_cpu_ms"])),
+            info("  own waiting p50 / p99 beyond the boto3 block's", _p50_p99(warm["own_wait_ms"])),
             info("  round trips p50, through boto3", f"{through_sdk} ms"),
             info("  round trips p50, raw HTTP", f"{references} ms"),
             info("  own overhead p50 beyond raw HTTP", f"{raw:.2f} ms, boto3 {sdk_share:.2f}"),

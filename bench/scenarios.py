@@ -82,6 +82,10 @@ class Bare:
         )
         self._moto_url = moto_url
         self._through_sdk = through_sdk
+        # Each block writes items of its own: a block that updated the other block's items
+        # instead of creating them would wait less on the store than the function does
+        # (creating an item costs moto more than updating one).
+        self.item_prefix = "sdk:" if through_sdk else "raw:"
         self._clients: dict[str, Any] = {}
 
     def upstream(self, path: str, fields: dict[str, str]) -> None:
@@ -218,7 +222,7 @@ def _update(
         "DynamoDB_20120810.UpdateItem",
         {
             "TableName": TABLE_NAME,
-            "Key": {"referenceId": {"S": key}},
+            "Key": {"referenceId": {"S": bare.item_prefix + key}},
             "UpdateExpression": update,
             "ExpressionAttributeValues": values,
             **({"ReturnValues": "ALL_NEW", **extra} if condition else {}),
@@ -241,9 +245,10 @@ def _number(i: int) -> str:
 
 
 def _start_references() -> tuple[Reference, ...]:
-    """The round trips of a start to a fresh number, one per write of fraud_guard.py and
-    starts.py, each on items of its own with the function's expressions: the number's and the
-    range's windows, the hourly budget, the upstream send, the record, the newest reference."""
+    """The round trips of a start to a fresh number in the function's order, one per write of
+    fraud_guard.py and starts.py, each on items of its own with the function's expressions: the
+    number's and the range's windows, the hourly budget, the upstream send, the record, the
+    newest reference."""
 
     def window(name: str, of: Callable[[str], str], max_sends: int) -> Reference:
         def send(bare: Bare, i: int) -> object:
@@ -303,12 +308,12 @@ def _start_references() -> tuple[Reference, ...]:
         bare.upstream("/telephonesms.json", fields)
 
     return (
-        Reference("upstream", upstream, store=False),
         window("number", _phone_key, START_LIMITS["MAX_SENDS_PER_PHONE"]),
         window(
             "range", lambda n: "prefix#" + _stand_in(n[:-4]), START_LIMITS["MAX_SENDS_PER_PREFIX"]
         ),
         Reference("budget", hour),
+        Reference("upstream", upstream, store=False),
         Reference("record", record),
         Reference("latest", latest),
     )
@@ -335,7 +340,7 @@ SCENARIOS: Final[tuple[Scenario, ...]] = (
         _pin_check(PIN),
         200,
         _pin_checked(PIN),
-        (_bare_status(PIN), ATTEMPT_STORE),
+        (ATTEMPT_STORE, _bare_status(PIN)),
         PIN_OVERHEAD_P50_MS,
         load_weight=2,
     ),
@@ -344,7 +349,7 @@ SCENARIOS: Final[tuple[Scenario, ...]] = (
         _pin_check(WRONG_PIN),
         200,
         _pin_checked(WRONG_PIN),
-        (_bare_status(WRONG_PIN), ATTEMPT_STORE),
+        (ATTEMPT_STORE, _bare_status(WRONG_PIN)),
         PIN_OVERHEAD_P50_MS,
         load_weight=4,
     ),

@@ -3,17 +3,22 @@
 Run by bench/run.py as `python -m bench.warm OUT.json ROUNDS WARMUP`, with the function's
 environment and stdout to /dev/null (Logger and Metrics write there: their formatting cost
 is measured, terminal I/O is not). Each round sends one request of every scenario in
-bench/scenarios.py's WARM; each request and its references run in shuffled order, so that
-drift and ordering effects hit all alike. Every answer is checked; a wrong one (a 429
+bench/scenarios.py's WARM; each request and its two blocks of references run in shuffled
+order, so that ordering effects hit all alike. Every answer is checked; a wrong one (a 429
 included) stops the run instead of being measured. The warm-up rounds also load what a route
 imports on its first call (libphonenumber, on the start route): it is never measured.
 
-Each AWS reference runs twice: raw (urllib3, unsigned) and through a plain boto3 client.
-Own overhead = the handler's wall time minus the median total of the scenario's references, the
-AWS ones through boto3: the SDK's own work per call (serialising, signing, parsing) is what any
-caller of the store pays, not the function's. The same figure against the raw references is
-kept beside it: the difference is boto3's share. CPU time is this process's only: the servers
-run elsewhere. Own CPU = the handler's CPU time minus the median CPU time of the boto3 block.
+Each AWS reference runs twice: raw (urllib3, unsigned) and through a plain boto3 client; a
+block runs its references in the function's order, on items of its own, so that it creates
+and updates items as the function does. Own overhead = the handler's wall time minus the
+boto3 block's of the same round, pair by pair (the two ran back to back: the emulator's drift
+over a run, as its table grows or the machine's load moves, cancels in each pair), summarised
+over the rounds. The SDK's own work per call (serialising, signing, parsing) is what any caller
+of the store pays, not the function's. The same figure against the raw block is kept beside
+it: the difference is boto3's share. CPU time is this process's only: the servers run
+elsewhere. Own CPU and own waiting (wall minus CPU) are paired the same way; own waiting near
+zero says the handler waited on the servers no longer than its references did, so its
+overhead is its own work.
 """
 
 from __future__ import annotations
@@ -49,10 +54,14 @@ def _timed(samples: Samples, name: str, call: Callable[[], Any]) -> Any:
 
 
 def _in_turn(samples: Samples, calls: Calls) -> None:
-    """One block of round trips, each timed, in shuffled order."""
-    SHUFFLE(calls)
+    """One block of round trips, each timed, in the function's order."""
     for name, call in calls:
         _timed(samples, name, call)
+
+
+def _paired(ours: list[float], block: list[float]) -> dict[str, float]:
+    """The handler's figure minus its block's of the same round, over the rounds."""
+    return summarise(o - b for o, b in zip(ours, block, strict=True))
 
 
 def run(rounds: int, warmup: int) -> dict[str, Any]:
@@ -99,30 +108,27 @@ def run(rounds: int, warmup: int) -> dict[str, Any]:
                 raise RuntimeError(f"{scenario.name} #{i}: {answer['statusCode']} {answer['body']}")
     result_: dict[str, Any] = {"rounds": rounds, "warmup": warmup, "loaded_in_warmup": warmed}
     for scenario in WARM:
-        samples = wall[scenario.name]
+        samples, name = wall[scenario.name], scenario.name
         references = {r.name: statistics.median(samples[r.name]) for r in scenario.references}
         through_sdk_p50 = {
             r.name: statistics.median(samples[r.name + SDK if r.store else r.name])
             for r in scenario.references
         }
-        # The median of the round trips' total per round, not the sum of their medians: a sum
-        # of skewed latencies has a higher median than the medians' sum, and the function's
-        # own wall time is such a sum.
-        raw_floor = statistics.median(samples["raw total"])
-        sdk_floor = statistics.median(samples["sdk total"])
-        result_[scenario.name] = {
-            "own_overhead_ms": summarise(v - sdk_floor for v in samples["ours"]),
-            "own_overhead_raw_ms": summarise(v - raw_floor for v in samples["ours"]),
+        waits = {
+            block: [w - c for w, c in zip(samples[block], cpu[name + block], strict=True)]
+            for block in ("ours", "sdk total")
+        }
+        result_[name] = {
+            "own_overhead_ms": _paired(samples["ours"], samples["sdk total"]),
+            "own_overhead_raw_ms": _paired(samples["ours"], samples["raw total"]),
             "wall_ms": summarise(samples["ours"]),
-            "cpu_ms": summarise(cpu[scenario.name + "ours"]),
-            # The same in CPU time alone: what this process spends beyond the SDK's own work,
-            # free of waiting on the servers (which share this machine's cores).
-            "own_cpu_ms": summarise(
-                v - statistics.median(cpu[scenario.name + "sdk total"])
-                for v in cpu[scenario.name + "ours"]
-            ),
-            "references_p50_ms": {name: round(v, 3) for name, v in references.items()},
-            "through_sdk_p50_ms": {name: round(v, 3) for name, v in through_sdk_p50.items()},
+            "cpu_ms": summarise(cpu[name + "ours"]),
+            # The same in CPU time alone, and what is left of the wall time: waiting on the
+            # servers (which share this machine's cores) longer than the references did.
+            "own_cpu_ms": _paired(cpu[name + "ours"], cpu[name + "sdk total"]),
+            "own_wait_ms": _paired(waits["ours"], waits["sdk total"]),
+            "references_p50_ms": {n: round(v, 3) for n, v in references.items()},
+            "through_sdk_p50_ms": {n: round(v, 3) for n, v in through_sdk_p50.items()},
         }
     return result_
 
