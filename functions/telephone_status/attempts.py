@@ -83,6 +83,11 @@ REGISTER_CONDITION: Final = (
 )
 # ACCEPT_EXTERNAL_REFERENCES=false: only references the API started may be checked.
 STARTED_ONLY_CONDITION: Final = " AND attribute_exists(startedAt)"
+# Logged (with the record's problem, never its contents) when a record cannot be read safely.
+UNEXPECTED_RECORD_LOG: Final = (
+    "PIN attempt record has an unexpected shape; checks for this reference id fail until the"
+    " item is deleted"
+)
 
 
 @dataclass(frozen=True)
@@ -258,8 +263,7 @@ class DynamoAttemptLimiter:
             # Never a guess for a record of unknown meaning; the log names its problem (no
             # PIN, no hash) so that an operator can remove it (docs/operations.md).
             logger.error(
-                "PIN attempt record has an unexpected shape; checks for this reference id"
-                " fail until the item is deleted",
+                UNEXPECTED_RECORD_LOG,
                 extra={"referenceId": reference_id, "recordProblem": exc.problem},
             )
             raise ServiceUnavailable(
@@ -267,7 +271,10 @@ class DynamoAttemptLimiter:
             ) from None
         except _LockedOut as locked_out:
             count(ATTEMPT_LOCKOUTS)
-            logger.warning("PIN attempt limit reached", extra={"referenceId": reference_id})
+            logger.warning(
+                "PIN attempt limit reached",  # pragma: no mutate
+                extra={"referenceId": reference_id},
+            )
             retry_after = max(1, math.ceil(locked_out.expires_at - self._clock()))
             raise TooManyAttempts(
                 retry_after_seconds=retry_after,

@@ -556,6 +556,11 @@ def test_a_record_the_function_did_not_write_fails_closed_and_grants_no_guess(
     problems = [r for r in log_records(text) if r.get("recordProblem")]
     assert problems, "no log line names the record's problem"
     assert all(r.get("referenceId") == VENDOR_REFERENCE for r in problems)
+    # The words docs/operations.md tells an operator to search the logs for.
+    assert all(
+        str(r.get("message")).startswith("PIN attempt record has an unexpected shape")
+        for r in problems
+    )
     assert find_leaks(text, keys=[], pins=GUESSES[:2]) == []
     # A status-only lookup is not counted and still works.
     assert_status(function_env.invoke(get_event(VENDOR_REFERENCE)), VENDOR_REFERENCE, 100, None)
