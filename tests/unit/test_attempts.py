@@ -144,6 +144,33 @@ class _Refusing:
 
 
 @pytest.mark.parametrize(
+    ("now", "ahead", "retry_after"),
+    [(1_700_000_000.5, 1, 1), (1_700_000_000.0, 1, 1), (1_700_000_000.5, 2, 2)],
+    ids=["half-a-second", "one-second", "one-and-a-half"],
+)
+def test_a_lockout_says_the_whole_seconds_to_its_window_end_rounded_up(
+    now: float, ahead: int, retry_after: int
+) -> None:
+    """Retry-After never sends a client back before the window ends, nor a second later."""
+    record = {
+        "referenceId": {"S": REFERENCE},
+        "guesses": {"SS": [f"{n:064x}" for n in range(5)]},
+        "checks": {"N": "5"},
+        "expiresAt": {"N": str(int(now) + ahead)},
+    }
+    limiter = DynamoAttemptLimiter(
+        lambda _deadline: _Refusing(record),  # type: ignore[arg-type,return-value]
+        "table",
+        max_attempts=5,
+        max_checks=20,
+        clock=lambda: now,
+    )
+    with pytest.raises(TooManyAttempts) as refused:
+        limiter.register_check(REFERENCE, "16322", KEY, Deadline(5.0))
+    assert refused.value.retry_after_seconds == retry_after
+
+
+@pytest.mark.parametrize(
     ("ahead", "error"),
     [
         (MAX_WINDOW_AHEAD_SECONDS, TooManyAttempts),
