@@ -143,6 +143,24 @@ class _Refusing:
         )
 
 
+def _check_full_window(*, expires_at: int, now: float) -> None:
+    """A PIN check at `now` against a record whose five guesses are spent until `expires_at`."""
+    record = {
+        "referenceId": {"S": REFERENCE},
+        "guesses": {"SS": [f"{n:064x}" for n in range(5)]},
+        "checks": {"N": "5"},
+        "expiresAt": {"N": str(expires_at)},
+    }
+    limiter = DynamoAttemptLimiter(
+        lambda _deadline: _Refusing(record),  # type: ignore[arg-type,return-value]
+        "table",
+        max_attempts=5,
+        max_checks=20,
+        clock=lambda: now,
+    )
+    limiter.register_check(REFERENCE, "16322", KEY, Deadline(5.0))
+
+
 @pytest.mark.parametrize(
     ("now", "ahead", "retry_after"),
     [(1_700_000_000.5, 1, 1), (1_700_000_000.0, 1, 1), (1_700_000_000.5, 2, 2)],
@@ -152,21 +170,8 @@ def test_a_lockout_says_the_whole_seconds_to_its_window_end_rounded_up(
     now: float, ahead: int, retry_after: int
 ) -> None:
     """Retry-After never sends a client back before the window ends, nor a second later."""
-    record = {
-        "referenceId": {"S": REFERENCE},
-        "guesses": {"SS": [f"{n:064x}" for n in range(5)]},
-        "checks": {"N": "5"},
-        "expiresAt": {"N": str(int(now) + ahead)},
-    }
-    limiter = DynamoAttemptLimiter(
-        lambda _deadline: _Refusing(record),  # type: ignore[arg-type,return-value]
-        "table",
-        max_attempts=5,
-        max_checks=20,
-        clock=lambda: now,
-    )
     with pytest.raises(TooManyAttempts) as refused:
-        limiter.register_check(REFERENCE, "16322", KEY, Deadline(5.0))
+        _check_full_window(expires_at=int(now) + ahead, now=now)
     assert refused.value.retry_after_seconds == retry_after
 
 
@@ -184,18 +189,5 @@ def test_a_full_window_ends_at_most_the_farthest_a_window_may_reach(
     """A full record whose window ends exactly as far ahead as any window may is a lockout; a
     second further, it is a record this function never wrote (fail closed, logged)."""
     now = 1_700_000_000
-    record = {
-        "referenceId": {"S": REFERENCE},
-        "guesses": {"SS": [f"{n:064x}" for n in range(5)]},
-        "checks": {"N": "5"},
-        "expiresAt": {"N": str(now + ahead)},
-    }
-    limiter = DynamoAttemptLimiter(
-        lambda _deadline: _Refusing(record),  # type: ignore[arg-type,return-value]
-        "table",
-        max_attempts=5,
-        max_checks=20,
-        clock=lambda: float(now),
-    )
     with pytest.raises(error):
-        limiter.register_check(REFERENCE, "16322", KEY, Deadline(5.0))
+        _check_full_window(expires_at=now + ahead, now=now)
